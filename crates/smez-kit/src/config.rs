@@ -1,0 +1,359 @@
+//! Configuration: built-in defaults < `smez.toml` < `SMEZ_*` environment < flags.
+//!
+//! Loading and checking happen once, at start. Every error names the key and
+//! says why its value is wrong, so an operator can fix it without reading code.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The documented defaults, embedded in the binary.
+pub const DEFAULTS_TOML: &str = include_str!("../config.default.toml");
+
+/// Prefix of configuration environment variables; `__` separates sections.
+pub const ENV_PREFIX: &str = "SMEZ";
+
+/// The services of Smez that answer gRPC and own a database.
+pub const SERVICES: [&str; 7] = [
+    "auth",
+    "workspace",
+    "media",
+    "render",
+    "publisher",
+    "analytics",
+    "vault",
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("configuration file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The offending key, when the error is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { key, .. } => Some(key),
+            Self::File { .. } => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub environment: Environment,
+    pub http: HttpSettings,
+    pub grpc: GrpcSettings,
+    pub database: DatabaseSettings,
+    pub bus: BusSettings,
+    pub telemetry: TelemetrySettings,
+    pub internal_auth: InternalAuthSettings,
+    pub shutdown: ShutdownSettings,
+    pub services: HashMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSettings {
+    pub listen: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub schema_prefix: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    pub url: String,
+    pub prefix: String,
+    pub prefetch: u16,
+    pub max_attempts: u32,
+    pub retry_delays_ms: Vec<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub otlp_endpoint: String,
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InternalAuthSettings {
+    pub signing_key: String,
+    pub previous_public_keys: Vec<String>,
+    pub token_ttl_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownSettings {
+    pub grace_secs: u64,
+}
+
+/// Where the layered configuration comes from.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    /// A config file that must exist (`--config`). Without it, `smez.toml` in
+    /// the working directory is read if present.
+    pub file: Option<PathBuf>,
+    /// The environment to read `SMEZ_*` variables from; `None` reads the process's.
+    pub env: Option<HashMap<String, String>>,
+    /// Highest-precedence overrides from command-line flags, as (key, value).
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Settings {
+    /// Loads and checks the configuration.
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS_TOML,
+            config::FileFormat::Toml,
+        ));
+        match &sources.file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::File {
+                        path: path.display().to_string(),
+                        reason: "no such file".into(),
+                    });
+                }
+                builder = builder.add_source(config::File::from(path.as_path()).required(true));
+            }
+            None => {
+                builder = builder.add_source(config::File::from(Path::new("smez.toml")).required(false))
+            }
+        }
+        let environment = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("bus.retry_delays_ms")
+            .with_list_parse_key("internal_auth.previous_public_keys")
+            .source(sources.env.clone());
+        builder = builder.add_source(environment);
+        for (key, value) in &sources.overrides {
+            builder = builder
+                .set_override(key.as_str(), value.as_str())
+                .map_err(|e| ConfigError::invalid(key, e.to_string()))?;
+        }
+        let raw = builder.build().map_err(config_error)?;
+        let settings: Settings = raw.try_deserialize().map_err(config_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The one semantic check of every value, run after parsing.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("data_dir", "must not be empty"));
+        }
+        parse_listen("http.listen", &self.http.listen)?;
+        parse_listen("grpc.listen", &self.grpc.listen)?;
+        check_url_scheme("database.url", &self.database.url, &["postgres", "postgresql"])?;
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::invalid("database.max_connections", "must be at least 1"));
+        }
+        if !self
+            .database
+            .schema_prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(ConfigError::invalid(
+                "database.schema_prefix",
+                "only lowercase letters, digits and `_` (it becomes part of an SQL identifier)",
+            ));
+        }
+        check_url_scheme("bus.url", &self.bus.url, &["amqp"])?;
+        if self.bus.prefix.is_empty()
+            || !self
+                .bus
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(ConfigError::invalid(
+                "bus.prefix",
+                "must be non-empty letters, digits, `.`, `_` or `-`",
+            ));
+        }
+        if self.bus.prefetch == 0 {
+            return Err(ConfigError::invalid(
+                "bus.prefetch",
+                "must be at least 1 (0 would let RabbitMQ push unbounded work to one worker)",
+            ));
+        }
+        if self.bus.max_attempts == 0 {
+            return Err(ConfigError::invalid("bus.max_attempts", "must be at least 1"));
+        }
+        if self.bus.retry_delays_ms.is_empty() {
+            return Err(ConfigError::invalid("bus.retry_delays_ms", "needs at least one delay"));
+        }
+        if let Some(zero) = self.bus.retry_delays_ms.iter().position(|d| *d == 0) {
+            return Err(ConfigError::invalid(
+                "bus.retry_delays_ms",
+                format!("delay #{} is 0; retries must wait", zero + 1),
+            ));
+        }
+        check_url_scheme("telemetry.otlp_endpoint", &self.telemetry.otlp_endpoint, &["http", "https"])?;
+        tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_level)
+            .map_err(|e| ConfigError::invalid("telemetry.log_level", e.to_string()))?;
+        if !(1..=3600).contains(&self.internal_auth.token_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "internal_auth.token_ttl_secs",
+                "must be between 1 and 3600 seconds (internal tokens are short-lived)",
+            ));
+        }
+        if self.environment == Environment::Production && self.internal_auth.signing_key.is_empty() {
+            return Err(ConfigError::invalid(
+                "internal_auth.signing_key",
+                "required in production (generate one with `smez keygen`)",
+            ));
+        }
+        for service in SERVICES {
+            let key = format!("services.{service}");
+            match self.services.get(service) {
+                None => return Err(ConfigError::invalid(key, "missing endpoint")),
+                Some(url) => {
+                    if url.is_empty() {
+                        return Err(ConfigError::invalid(key, "endpoint must not be empty"));
+                    }
+                    check_url_scheme(&key, url, &["http", "https"])?;
+                }
+            }
+        }
+        if let Some(unknown) = self.services.keys().find(|s| !SERVICES.contains(&s.as_str())) {
+            return Err(ConfigError::invalid(
+                format!("services.{unknown}"),
+                format!("unknown service; known: {}", SERVICES.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn http_listen(&self) -> SocketAddr {
+        parse_listen("http.listen", &self.http.listen).expect("validated at load")
+    }
+
+    pub fn grpc_listen(&self) -> SocketAddr {
+        parse_listen("grpc.listen", &self.grpc.listen).expect("validated at load")
+    }
+
+    pub fn service_endpoint(&self, service: &str) -> &str {
+        self.services.get(service).map(String::as_str).expect("validated at load")
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown.grace_secs)
+    }
+}
+
+fn parse_listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| {
+        ConfigError::invalid(key, format!("`{value}` is not an address like 127.0.0.1:8080"))
+    })
+}
+
+/// Empty means "not configured" and is always allowed.
+fn check_url_scheme(key: &str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let scheme = value.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some(s) if schemes.contains(&s) => Ok(()),
+        _ => Err(ConfigError::invalid(
+            key,
+            format!("`{}` must be a URL starting with {}://", redact_url(value), schemes.join(":// or ")),
+        )),
+    }
+}
+
+/// Hides a password in a URL so that errors never print secrets.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let userinfo = &url[start + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..start + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn config_error(error: config::ConfigError) -> ConfigError {
+    match error {
+        config::ConfigError::Type { key: Some(key), unexpected, expected, .. } => {
+            ConfigError::invalid(key, format!("expected {expected}, found {unexpected}"))
+        }
+        config::ConfigError::Message(message) => unknown_field(&message)
+            .unwrap_or_else(|| ConfigError::invalid("(configuration)", message)),
+        config::ConfigError::At { error, key: Some(key), .. } => match config_error(*error) {
+            // An unknown key inside a section: report its full path.
+            ConfigError::Invalid { key: inner, reason } if inner != "(configuration)" => {
+                ConfigError::invalid(format!("{key}.{inner}"), reason)
+            }
+            ConfigError::Invalid { reason, .. } => ConfigError::invalid(key, reason),
+            file => file,
+        },
+        config::ConfigError::FileParse { uri, cause } => ConfigError::File {
+            path: uri.unwrap_or_default(),
+            reason: cause.to_string(),
+        },
+        config::ConfigError::Foreign(cause) => ConfigError::invalid("(configuration)", cause.to_string()),
+        other => ConfigError::invalid("(configuration)", other.to_string()),
+    }
+}
+
+/// serde reports unknown keys as "unknown field `x`, expected ...".
+fn unknown_field(message: &str) -> Option<ConfigError> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, _) = rest.split_once('`')?;
+    Some(ConfigError::invalid(field, "unknown key (a typo?)"))
+}

@@ -1,0 +1,248 @@
+//! Internal identity: every internal gRPC call carries a short-lived token,
+//! signed with Ed25519, that names the calling service, the service it is
+//! meant for and, when the call is made on a user's behalf, the user, the
+//! active workspace and the user's role there.
+//!
+//! Verification pins the algorithm, requires `exp`, `iat`, `iss`, `aud` and
+//! `sub`, checks the token type, picks the key by `kid` from the configured
+//! allowlist only, and refuses anything unsigned, expired, tampered with,
+//! signed by an unknown key or meant for another service.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Environment, Settings};
+use crate::error::Error;
+
+/// The JWT `typ` of internal tokens, so no other kind of token passes as one.
+pub const TOKEN_TYPE: &str = "smez-internal+jwt";
+/// Issuer prefix; the full issuer is `smez:<service>`.
+const ISSUER_PREFIX: &str = "smez:";
+/// Metadata key of the token on internal calls.
+pub const METADATA_KEY: &str = "authorization";
+
+/// Who made an internal call, as proven by its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub service: String,
+    pub on_behalf_of: Option<OnBehalfOf>,
+}
+
+/// The user a call is made for, in their active workspace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnBehalfOf {
+    pub user_id: String,
+    pub workspace_id: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    usr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wsp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rol: Option<String>,
+}
+
+/// A generated Ed25519 signing key in the form the configuration takes.
+pub struct GeneratedKey {
+    /// base64 PKCS#8: the value of `internal_auth.signing_key`.
+    pub signing_key: String,
+    /// base64 raw public key: for `internal_auth.previous_public_keys` after a rotation.
+    pub public_key: String,
+}
+
+pub fn generate_key() -> GeneratedKey {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("the system RNG works");
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a generated key parses");
+    GeneratedKey {
+        signing_key: B64.encode(pkcs8.as_ref()),
+        public_key: B64.encode(pair.public_key().as_ref()),
+    }
+}
+
+/// Mints and verifies internal tokens with this process's keys.
+pub struct InternalAuth {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    ttl_secs: i64,
+}
+
+impl std::fmt::Debug for InternalAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InternalAuth")
+            .field("kid", &self.kid)
+            .field("trusted_kids", &self.decoding.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InternalAuth {
+    /// Builds from a base64 PKCS#8 signing key and older public keys still trusted.
+    pub fn new(signing_key_b64: &str, previous_public_keys: &[String], ttl_secs: u64) -> anyhow::Result<Self> {
+        let pkcs8 = B64
+            .decode(signing_key_b64.trim())
+            .map_err(|e| anyhow::anyhow!("internal_auth.signing_key: not base64: {e}"))?;
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8)
+            .map_err(|e| anyhow::anyhow!("internal_auth.signing_key: not an Ed25519 PKCS#8 key: {e}"))?;
+        let public = pair.public_key().as_ref().to_vec();
+        let kid = key_id(&public);
+        let mut decoding = HashMap::from([(kid.clone(), DecodingKey::from_ed_der(&public))]);
+        for (index, encoded) in previous_public_keys.iter().enumerate() {
+            let key = B64
+                .decode(encoded.trim())
+                .ok()
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "internal_auth.previous_public_keys[{index}]: not a base64 32-byte Ed25519 public key"
+                    )
+                })?;
+            decoding.insert(key_id(&key), DecodingKey::from_ed_der(&key));
+        }
+        Ok(Self {
+            kid,
+            encoding: EncodingKey::from_ed_der(&pkcs8),
+            decoding,
+            ttl_secs: ttl_secs as i64,
+        })
+    }
+
+    /// Uses the configured key or, in development, the one kept under the
+    /// data folder (generated on first use, shared by every local process).
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let signing_key = if settings.internal_auth.signing_key.is_empty() {
+            debug_assert_eq!(settings.environment, Environment::Development);
+            load_or_create_dev_key(&settings.data_dir.join("keys/internal-signing.key"))?
+        } else {
+            settings.internal_auth.signing_key.clone()
+        };
+        Self::new(
+            &signing_key,
+            &settings.internal_auth.previous_public_keys,
+            settings.internal_auth.token_ttl_secs,
+        )
+    }
+
+    /// A token for a call from `caller` to `audience`.
+    pub fn mint(&self, caller: &str, audience: &str, on_behalf_of: Option<&OnBehalfOf>) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            iss: format!("{ISSUER_PREFIX}{caller}"),
+            sub: caller.to_owned(),
+            aud: audience.to_owned(),
+            iat: now,
+            exp: now + self.ttl_secs,
+            usr: on_behalf_of.map(|o| o.user_id.clone()),
+            wsp: on_behalf_of.and_then(|o| o.workspace_id.clone()),
+            rol: on_behalf_of.and_then(|o| o.role.clone()),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(TOKEN_TYPE.to_owned());
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).expect("Ed25519 signing does not fail")
+    }
+
+    /// Checks a token presented to `audience` and returns who sent it.
+    pub fn verify(&self, token: &str, audience: &str) -> Result<Caller, Error> {
+        let refuse = |why: &str| Error::unauthenticated(format!("internal token refused: {why}"));
+        let header = jsonwebtoken::decode_header(token).map_err(|_| refuse("malformed"))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(refuse("algorithm not allowed"));
+        }
+        if header.typ.as_deref() != Some(TOKEN_TYPE) {
+            return Err(refuse("not an internal token"));
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.decoding.get(kid))
+            .ok_or_else(|| refuse("unknown signing key"))?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.set_audience(&[audience]);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => refuse("expired"),
+                ErrorKind::InvalidAudience => refuse("meant for another service"),
+                ErrorKind::InvalidSignature => refuse("bad signature"),
+                _ => refuse("invalid"),
+            }
+        })?;
+        let claims = data.claims;
+        if claims.iss != format!("{ISSUER_PREFIX}{}", claims.sub) {
+            return Err(refuse("issuer does not match subject"));
+        }
+        Ok(Caller {
+            service: claims.sub,
+            on_behalf_of: claims.usr.map(|user_id| OnBehalfOf {
+                user_id,
+                workspace_id: claims.wsp,
+                role: claims.rol,
+            }),
+        })
+    }
+}
+
+/// A short, stable key id: the first 8 bytes of SHA-256(public key), hex.
+fn key_id(public_key: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, public_key);
+    digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn load_or_create_dev_key(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = fs::read_to_string(path) {
+        return Ok(existing);
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    }
+    let key = generate_key();
+    // create_new: if another local process won the race, use its key.
+    match fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(mut file) => {
+            restrict_permissions(&file);
+            file.write_all(key.signing_key.as_bytes())
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            tracing::warn!(
+                path = %path.display(),
+                "DEVELOPMENT ONLY: generated an internal signing key; set internal_auth.signing_key in production"
+            );
+            Ok(key.signing_key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // The winner may still be writing; its write is one small call.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            Ok(fs::read_to_string(path)?)
+        }
+        Err(e) => Err(anyhow::anyhow!("creating {}: {e}", path.display())),
+    }
+}
+
+#[cfg(unix)]
+fn restrict_permissions(file: &fs::File) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = file.set_permissions(fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_file: &fs::File) {}

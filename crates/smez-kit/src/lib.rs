@@ -1,0 +1,14 @@
+//! The runtime kit every Smez service stands on.
+
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod identity;
+pub mod metrics;
+pub mod modules;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use error::{Error, ErrorCode, Problem};
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,42 @@
+//! Compiles `proto/` with protox (pure Rust), so building needs no system `protoc`.
+
+use std::path::{Path, PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = proto_files(&proto_root)?;
+    // Our own rerun-if-changed lines: tonic-prost-build would otherwise rebuild needlessly.
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+
+    let descriptors = protox::compile(&files, [&proto_root])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("smez_descriptor.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
+    tonic_prost_build::configure()
+        .emit_rerun_if_changed(false)
+        .compile_fds(descriptors)?;
+    Ok(())
+}
+
+/// Every `.proto` under `root`, sorted so the generated code is stable.
+fn proto_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "proto") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}

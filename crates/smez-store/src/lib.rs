@@ -1,0 +1,203 @@
+//! Each service's own database: a SQLite file under the data folder in the
+//! embedded default, a PostgreSQL schema in the distributed shape. Opening a
+//! store applies its migrations; [`Store::begin_in_workspace`] opens the
+//! transactions that row-level security relies on.
+
+mod migrate;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
+};
+use smez_kit::config::DatabaseSettings;
+
+pub use migrate::{COMMON_MIGRATIONS, Migration};
+pub use sea_orm;
+
+/// Session setting that PostgreSQL row-level security policies read.
+pub const WORKSPACE_SETTING: &str = "app.workspace_id";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Where a store lives.
+#[derive(Clone, Debug)]
+pub enum Location {
+    /// A SQLite file.
+    SqliteFile(std::path::PathBuf),
+    /// A schema in a PostgreSQL database.
+    Postgres { url: String, schema: String },
+}
+
+impl Location {
+    /// The location the configuration gives `service`.
+    pub fn for_service(settings: &DatabaseSettings, data_dir: &Path, service: &str) -> Self {
+        if settings.url.is_empty() {
+            Self::SqliteFile(data_dir.join("db").join(format!("{service}.sqlite")))
+        } else {
+            Self::Postgres {
+                url: settings.url.clone(),
+                schema: format!("{}{service}", settings.schema_prefix),
+            }
+        }
+    }
+}
+
+/// One service's database connection pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+    service: String,
+}
+
+impl Store {
+    /// Connects (creating the SQLite file or the PostgreSQL schema if needed)
+    /// and applies the common migrations, then `migrations`.
+    pub async fn open(
+        location: &Location,
+        max_connections: u32,
+        service: &str,
+        migrations: &[Migration],
+    ) -> anyhow::Result<Self> {
+        let store = Self::connect(location, max_connections, service).await?;
+        store.migrate(migrations).await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(location: &Location, max_connections: u32, service: &str) -> anyhow::Result<Self> {
+        let (db, backend) = match location {
+            Location::SqliteFile(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| anyhow::anyhow!("{service} database: creating {}: {e}", dir.display()))?;
+                }
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let db = Database::connect(options(url, max_connections, None))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{service} database: opening {}: {e}", path.display()))?;
+                // WAL lets readers run beside the one writer.
+                db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+                (db, Backend::Sqlite)
+            }
+            Location::Postgres { url, schema } => {
+                let redacted = smez_kit::config::redact_url(url);
+                let bootstrap = Database::connect(options(url.clone(), 1, None))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{service} database: connecting to {redacted}: {e}"))?;
+                bootstrap
+                    .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{service} database: creating schema {schema}: {e}"))?;
+                bootstrap.close().await?;
+                let db = Database::connect(options(url.clone(), max_connections, Some(schema)))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{service} database: connecting to {redacted}: {e}"))?;
+                (db, Backend::Postgres)
+            }
+        };
+        Ok(Self {
+            db,
+            backend,
+            service: service.to_owned(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Begins a transaction scoped to one workspace. On PostgreSQL it sets
+    /// `app.workspace_id` for this transaction only (`set_config(..., true)`),
+    /// so row-level security sees the tenant and a pooled connection never
+    /// carries it into someone else's transaction. Callers still filter by
+    /// workspace in their queries: RLS is the second wall, not the first.
+    pub async fn begin_in_workspace(&self, workspace_id: &str) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        let txn = self.db.begin().await?;
+        if self.backend == Backend::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config($1, $2, true)",
+                [WORKSPACE_SETTING.into(), workspace_id.into()],
+            ))
+            .await?;
+        }
+        Ok(txn)
+    }
+
+    /// Records that `message_id` was handled, inside the handler's own
+    /// transaction. Returns false when it already was: the caller then skips
+    /// the work and acknowledges the message.
+    pub async fn record_handled(
+        txn: &DatabaseTransaction,
+        message_id: &str,
+        kind: &str,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let backend = txn.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING"
+            }
+            _ => "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES (?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
+        };
+        let result = txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    message_id.into(),
+                    kind.into(),
+                    chrono::Utc::now().timestamp_millis().into(),
+                ],
+            ))
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The highest applied migration version (0 for a fresh database).
+    pub async fn schema_version(&self) -> Result<i64, sea_orm::DbErr> {
+        migrate::current_version(&self.db).await
+    }
+
+    pub async fn close(self) -> Result<(), sea_orm::DbErr> {
+        self.db.close().await
+    }
+}
+
+fn options(url: String, max_connections: u32, schema: Option<&str>) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    if let Some(schema) = schema {
+        options.set_schema_search_path(schema.to_owned());
+    }
+    options
+}

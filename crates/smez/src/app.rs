@@ -1,0 +1,249 @@
+//! Starts the modules a plan names, serves until a signal, stops gracefully.
+//!
+//! Order: bus → each service's store (migrated) → gRPC services → worker pools
+//! → gateway. The HTTP listener comes up first, so `/healthz` and `/readyz`
+//! answer during start (503 until every module runs). If any module fails, the
+//! process stops.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use axum::Router;
+use smez_bus::Bus;
+use smez_kit::grpc::{ClientFactory, GrpcServer, bind, set_health};
+use smez_kit::identity::InternalAuth;
+use smez_kit::metrics::Metrics;
+use smez_kit::modules::{ModuleState, Readiness, ops_router, record_http};
+use smez_kit::{CancellationToken, Settings};
+use smez_service::{LocalServer, ServiceContext, ServiceDef};
+use smez_store::{Location, Store};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::targets::{Plan, worker_service};
+
+/// Every service definition, in dependency order.
+pub fn definitions() -> [ServiceDef; 7] {
+    [
+        smez_auth::definition(),
+        smez_workspace::definition(),
+        smez_media::definition(),
+        smez_render::definition(),
+        smez_publisher::definition(),
+        smez_analytics::definition(),
+        smez_vault::definition(),
+    ]
+}
+
+fn definition(name: &str) -> ServiceDef {
+    definitions()
+        .into_iter()
+        .find(|d| d.name == name)
+        .expect("targets name known services")
+}
+
+/// Refuses shapes that cannot work, before anything starts.
+pub fn check_shape(settings: &Settings, plan: &Plan) -> anyhow::Result<()> {
+    if plan.is_everything() {
+        return Ok(());
+    }
+    if settings.bus.url.is_empty() {
+        anyhow::bail!(
+            "bus.url: required when a process runs only some targets (the in-process bus cannot reach \
+             other processes); set SMEZ_BUS__URL=amqp://… or run `smez serve all`"
+        );
+    }
+    if settings.database.url.is_empty() && !plan.services.is_empty() {
+        anyhow::bail!(
+            "database.url: required when a process runs only some targets; set \
+             SMEZ_DATABASE__URL=postgres://… or run `smez serve all`"
+        );
+    }
+    Ok(())
+}
+
+pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Result<Store> {
+    let location = Location::for_service(&settings.database, &settings.data_dir, service.name);
+    Store::open(&location, settings.database.max_connections, service.name, service.migrations).await
+}
+
+pub async fn serve(settings: Settings, plan: Plan, shutdown: CancellationToken) -> anyhow::Result<()> {
+    check_shape(&settings, &plan)?;
+    let readiness = Readiness::default();
+    for module in plan.modules() {
+        readiness.set(&module, ModuleState::Starting);
+    }
+    let metrics = Metrics::new();
+    let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
+
+    // HTTP first: probes see the process start, and the gateway slot fills in later.
+    let http_listener = bind("http.listen", settings.http_listen()).await?;
+    let gateway_slot: Arc<OnceLock<Router>> = Arc::default();
+    let http = http_router(readiness.clone(), metrics.clone(), gateway_slot.clone());
+    let http_shutdown = shutdown.clone();
+    tracing::info!(addr = %http_listener.local_addr()?, "HTTP listening");
+    tasks.spawn(async move {
+        let served = axum::serve(http_listener, http)
+            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+            .await
+            .context("HTTP server");
+        ("http".to_owned(), served)
+    });
+
+    let started = start_modules(&settings, &plan, &readiness, &metrics, &shutdown, &gateway_slot, &mut tasks).await;
+    let result = match started {
+        Ok(bus) => {
+            tracing::info!(modules = ?plan.modules(), "smez is ready");
+            let outcome = wait(&mut tasks, &shutdown).await;
+            for module in plan.modules() {
+                readiness.set(&module, ModuleState::Stopping);
+            }
+            shutdown.cancel();
+            drain(&mut tasks, settings.shutdown_grace()).await;
+            bus.close().await;
+            outcome
+        }
+        Err(e) => {
+            shutdown.cancel();
+            drain(&mut tasks, settings.shutdown_grace()).await;
+            Err(e)
+        }
+    };
+    for module in plan.modules() {
+        readiness.set(&module, ModuleState::Stopped);
+    }
+    result
+}
+
+async fn start_modules(
+    settings: &Settings,
+    plan: &Plan,
+    readiness: &Readiness,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+    gateway_slot: &Arc<OnceLock<Router>>,
+    tasks: &mut JoinSet<(String, anyhow::Result<()>)>,
+) -> anyhow::Result<Bus> {
+    let auth = Arc::new(InternalAuth::from_settings(settings)?);
+    let bus = Bus::from_settings(&settings.bus).await?;
+    readiness.set("bus", ModuleState::Running);
+
+    let mut grpc = GrpcServer::new();
+    let mut locals: HashMap<&'static str, LocalServer> = HashMap::new();
+    for name in &plan.services {
+        let def = definition(name);
+        let store = open_store(settings, &def).await?;
+        let ctx = Arc::new(ServiceContext {
+            name: def.name,
+            store,
+            bus: bus.clone(),
+        });
+        locals.insert(def.name, (def.mount)(ctx, &auth, metrics, &mut grpc));
+    }
+    for worker in &plan.workers {
+        // A worker pool writes its service's database; opening it applies any
+        // pending migrations before the first job.
+        open_store(settings, &definition(worker_service(worker))).await?;
+        tracing::info!(worker, "worker pool ready (its job handlers arrive with the render and publish features)");
+        readiness.set(worker, ModuleState::Running);
+    }
+
+    if !plan.services.is_empty() {
+        let listener = bind("grpc.listen", settings.grpc_listen()).await?;
+        tracing::info!(addr = %listener.local_addr()?, services = ?plan.services, "gRPC listening");
+        let health = grpc.health();
+        let grpc_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            ("grpc".to_owned(), grpc.serve(listener, grpc_shutdown.cancelled_owned()).await)
+        });
+        for name in &plan.services {
+            set_health(&health, definition(name).grpc_name, true).await;
+            readiness.set(name, ModuleState::Running);
+        }
+        set_health(&health, "", true).await;
+        readiness.set("grpc", ModuleState::Running);
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            // Probes stop sending traffic while in-flight calls finish.
+            set_health(&health, "", false).await;
+        });
+    }
+
+    if plan.gateway {
+        let clients = ClientFactory::new(auth.clone(), "gateway");
+        let mut upstreams = Vec::new();
+        for def in definitions() {
+            let transport = match locals.get(def.name) {
+                Some(local) => clients.local(def.name, local.clone()),
+                None => clients.remote(def.name, settings.service_endpoint(def.name))?,
+            };
+            upstreams.push(smez_gateway::Upstream {
+                service: def,
+                transport,
+            });
+        }
+        let _ = gateway_slot.set(smez_gateway::router(upstreams));
+        readiness.set("gateway", ModuleState::Running);
+    }
+    Ok(bus)
+}
+
+/// Ops routes always; everything else goes to the gateway once it is up.
+fn http_router(readiness: Readiness, metrics: Metrics, gateway: Arc<OnceLock<Router>>) -> Router {
+    ops_router(readiness, metrics.clone())
+        .fallback(move |request: axum::extract::Request| {
+            let gateway = gateway.clone();
+            async move {
+                match gateway.get() {
+                    Some(router) => router.clone().oneshot(request).await.into_response_infallible(),
+                    None => axum::response::IntoResponse::into_response(smez_kit::Error::new(
+                        smez_kit::ErrorCode::Unavailable,
+                        "this process does not serve the REST API, or has not started it yet",
+                    )),
+                }
+            }
+        })
+        .layer(axum::middleware::from_fn_with_state(metrics, record_http))
+}
+
+trait IntoResponseInfallible {
+    fn into_response_infallible(self) -> axum::response::Response;
+}
+
+impl IntoResponseInfallible for Result<axum::response::Response, std::convert::Infallible> {
+    fn into_response_infallible(self) -> axum::response::Response {
+        match self {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// Waits for a shutdown request or for a module to stop on its own (a failure).
+async fn wait(tasks: &mut JoinSet<(String, anyhow::Result<()>)>, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    tokio::select! {
+        () = shutdown.cancelled() => Ok(()),
+        Some(joined) = tasks.join_next() => match joined {
+            Ok((module, Err(e))) => Err(e.context(format!("module {module} failed"))),
+            Ok((module, Ok(()))) => Err(anyhow::anyhow!("module {module} stopped unexpectedly")),
+            Err(e) => Err(anyhow::anyhow!("a module panicked: {e}")),
+        },
+    }
+}
+
+async fn drain(tasks: &mut JoinSet<(String, anyhow::Result<()>)>, grace: std::time::Duration) {
+    let finished = tokio::time::timeout(grace, async {
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((module, Err(e))) = joined {
+                tracing::warn!(module, error = %e, "module stopped with an error");
+            }
+        }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!("grace period over; abandoning unfinished requests");
+        tasks.shutdown().await;
+    }
+}

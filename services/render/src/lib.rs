@@ -1,0 +1,12 @@
+//! The render service. It owns edit plans, renders and platform packages.
+//!
+//! Today it answers `GetServiceInfo`; its own queries, jobs and tables land
+//! with their issues.
+
+/// This service's own migrations (`migrations/render/`), applied after the common ones.
+pub const MIGRATIONS: &[smez_store::Migration] = &[];
+
+smez_service::define_service!(
+    render::{RenderApi, render_service_server::{RenderService, RenderServiceServer}, render_service_client::RenderServiceClient},
+    MIGRATIONS
+);
