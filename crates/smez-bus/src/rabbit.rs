@@ -83,6 +83,31 @@ impl RabbitBackend {
     pub fn work_queue(&self, kind: &str) -> String {
         self.inner.work_queue(kind)
     }
+
+    /// Deletes a job kind's queues (work, dead-letter, the given delay
+    /// queues). For operators retiring a kind, and for tests cleaning up.
+    pub async fn delete_kind(&self, kind: &str, delays: &[Duration]) -> Result<(), BusError> {
+        let mut names = vec![self.inner.work_queue(kind), self.inner.dead_queue(kind)];
+        names.extend(delays.iter().map(|d| self.inner.delay_queue(kind, *d)));
+        self.delete_queues(&names).await
+    }
+
+    /// Deletes an event subscription's queue.
+    pub async fn delete_subscription(&self, name: &str) -> Result<(), BusError> {
+        self.delete_queues(&[self.inner.subscription_queue(name)]).await
+    }
+
+    async fn delete_queues(&self, names: &[String]) -> Result<(), BusError> {
+        let (channel, _) = self.inner.publisher().await?;
+        for name in names {
+            channel
+                .queue_delete(name.clone().into(), lapin::options::QueueDeleteOptions::default())
+                .await
+                .map_err(unavailable)?;
+        }
+        self.inner.declared.lock().expect("declared lock").clear();
+        Ok(())
+    }
 }
 
 impl Inner {
@@ -226,6 +251,7 @@ impl Inner {
     /// Publishes with confirm, reconnecting and trying again on a broken link.
     async fn publish(&self, target: Target, job: &Job, extra: &[(&str, AMQPValue)]) -> Result<(), BusError> {
         let mut last = BusError::Unavailable("not tried".into());
+        let mut refused_before = false;
         for attempt in 0..PUBLISH_TRIES {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -240,7 +266,14 @@ impl Inner {
             };
             match self.publish_once(&channel, target, job, extra).await {
                 Ok(()) => return Ok(()),
-                Err(BusError::Refused(why)) => return Err(BusError::Refused(why)),
+                Err(BusError::Refused(why)) if refused_before => return Err(BusError::Refused(why)),
+                Err(BusError::Refused(why)) => {
+                    // Someone deleted the queue under us: declare it again and resend.
+                    tracing::warn!(%why, "broker returned a job; declaring its queues again");
+                    self.declared.lock().expect("declared lock").clear();
+                    refused_before = true;
+                    last = BusError::Refused(why);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, attempt, "publish failed; reconnecting");
                     self.invalidate(generation).await;

@@ -38,7 +38,7 @@ pub struct WorkerOptions {
 /// and whatever is still unsettled returns to the queue.
 pub async fn run_worker<H, F>(
     bus: Bus,
-    kind: &str,
+    kind: String,
     options: WorkerOptions,
     metrics: smez_kit::metrics::Metrics,
     shutdown: CancellationToken,
@@ -49,7 +49,7 @@ where
     F: Future<Output = Result<(), JobError>> + Send + 'static,
 {
     let handler = Arc::new(handler);
-    let mut deliveries = bus.consume(kind, options.concurrency).await?;
+    let mut deliveries = bus.consume(&kind, options.concurrency).await?;
     let mut in_flight = JoinSet::new();
     loop {
         // Reap finished tasks so the set does not grow without bound.
@@ -61,14 +61,14 @@ where
         let Some(delivery) = delivery else { break };
         in_flight.spawn(handle(delivery, handler.clone(), metrics.clone()));
     }
-    tracing::info!(kind, in_flight = in_flight.len(), "worker stopping");
+    tracing::info!(%kind, in_flight = in_flight.len(), "worker stopping");
     let drained = tokio::time::timeout(options.grace, async {
         while in_flight.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
         // Aborting drops the unsettled deliveries, which hands them back.
-        tracing::warn!(kind, "grace period over; returning unfinished jobs to the queue");
+        tracing::warn!(%kind, "grace period over; returning unfinished jobs to the queue");
         in_flight.shutdown().await;
     }
     Ok(())
