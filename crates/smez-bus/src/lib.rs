@@ -112,7 +112,11 @@ impl RetryPolicy {
     pub fn from_settings(settings: &smez_kit::config::BusSettings) -> Self {
         Self {
             max_attempts: settings.max_attempts,
-            delays: settings.retry_delays_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+            delays: settings
+                .retry_delays_ms
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
         }
     }
 
@@ -136,8 +140,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn emit(&self, event: &Job) -> Result<(), BusError>;
     /// A durable subscription named `name` to events matching any of `patterns`
     /// (`*` matches one dot-separated word, `#` zero or more).
-    async fn subscribe(&self, name: &str, patterns: &[&str], prefetch: u16)
-    -> Result<Box<dyn DeliveryStream>, BusError>;
+    async fn subscribe(
+        &self,
+        name: &str,
+        patterns: &[&str],
+        prefetch: u16,
+    ) -> Result<Box<dyn DeliveryStream>, BusError>;
     /// Takes up to `limit` dead letters of `kind` off its dead-letter queue.
     async fn take_dead_letters(&self, kind: &str, limit: usize) -> Result<Vec<DeadLetter>, BusError>;
     /// Messages ready in `kind`'s work queue (for tests and operators).

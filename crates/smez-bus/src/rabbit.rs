@@ -73,9 +73,10 @@ impl RabbitBackend {
             closed: CancellationToken::new(),
             consumer_seq: AtomicU64::new(0),
         });
-        inner.publisher().await.map_err(|e| {
-            anyhow::anyhow!("bus.url {}: {e}", smez_kit::config::redact_url(url))
-        })?;
+        inner
+            .publisher()
+            .await
+            .map_err(|e| anyhow::anyhow!("bus.url {}: {e}", smez_kit::config::redact_url(url)))?;
         inner.declare_exchanges(&inner.publisher().await?.0).await?;
         Ok(Self { inner })
     }
@@ -194,11 +195,21 @@ impl Inner {
             ..Default::default()
         };
         channel
-            .exchange_declare(self.dead_exchange().into(), ExchangeKind::Direct, durable, FieldTable::default())
+            .exchange_declare(
+                self.dead_exchange().into(),
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
             .await
             .map_err(unavailable)?;
         channel
-            .exchange_declare(self.events_exchange().into(), ExchangeKind::Topic, durable, FieldTable::default())
+            .exchange_declare(
+                self.events_exchange().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
             .await
             .map_err(unavailable)
     }
@@ -298,7 +309,10 @@ impl Inner {
             }
             Target::Delay(delay) => {
                 self.declare_job_queues(channel, &job.kind).await?;
-                (String::new(), self.declare_delay_queue(channel, &job.kind, delay).await?)
+                (
+                    String::new(),
+                    self.declare_delay_queue(channel, &job.kind, delay).await?,
+                )
             }
             Target::Dead => {
                 self.declare_job_queues(channel, &job.kind).await?;
@@ -328,7 +342,9 @@ impl Inner {
         match confirmation {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(_returned)) => Err(BusError::Refused(format!("no queue for `{routing_key}`"))),
-            Confirmation::Nack(_) => Err(BusError::Unavailable(format!("broker nacked a message to `{routing_key}`"))),
+            Confirmation::Nack(_) => Err(BusError::Unavailable(format!(
+                "broker nacked a message to `{routing_key}`"
+            ))),
             Confirmation::NotRequested => Err(BusError::Unavailable("publisher confirms are off".into())),
         }
     }
@@ -369,9 +385,18 @@ impl Inner {
                 queue
             }
         };
-        let tag = format!("smez-{}-{}", std::process::id(), self.consumer_seq.fetch_add(1, Ordering::Relaxed));
+        let tag = format!(
+            "smez-{}-{}",
+            std::process::id(),
+            self.consumer_seq.fetch_add(1, Ordering::Relaxed)
+        );
         let consumer = channel
-            .basic_consume(queue.into(), tag.into(), BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                queue.into(),
+                tag.into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .map_err(unavailable)?;
         Ok((channel, consumer, generation))
@@ -545,7 +570,12 @@ impl DeliveryStream for RabbitStream {
             };
             match item {
                 Some(Ok(delivery)) => {
-                    let job = job_from(&delivery.properties, &delivery.data, self.kind_hint(), delivery.redelivered);
+                    let job = job_from(
+                        &delivery.properties,
+                        &delivery.data,
+                        self.kind_hint(),
+                        delivery.redelivered,
+                    );
                     return Some(RawDelivery {
                         job,
                         settle: Box::new(RabbitSettle {
@@ -582,7 +612,11 @@ struct RabbitSettle {
 impl Settle for RabbitSettle {
     async fn ack(mut self: Box<Self>) -> Result<(), BusError> {
         let acker = self.acker.take().expect("settled once");
-        acker.ack(BasicAckOptions::default()).await.map(drop).map_err(unavailable)
+        acker
+            .ack(BasicAckOptions::default())
+            .await
+            .map(drop)
+            .map_err(unavailable)
     }
 
     async fn requeue(mut self: Box<Self>) -> Result<(), BusError> {

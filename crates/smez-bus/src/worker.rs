@@ -62,10 +62,7 @@ where
         in_flight.spawn(handle(delivery, handler.clone(), metrics.clone()));
     }
     tracing::info!(%kind, in_flight = in_flight.len(), "worker stopping");
-    let drained = tokio::time::timeout(options.grace, async {
-        while in_flight.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(options.grace, async { while in_flight.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         // Aborting drops the unsettled deliveries, which hands them back.
         tracing::warn!(%kind, "grace period over; returning unfinished jobs to the queue");

@@ -148,10 +148,8 @@ pub struct Sources {
 impl Settings {
     /// Loads and checks the configuration.
     pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS_TOML,
-            config::FileFormat::Toml,
-        ));
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS_TOML, config::FileFormat::Toml));
         match &sources.file {
             Some(path) => {
                 if !path.is_file() {
@@ -162,9 +160,7 @@ impl Settings {
                 }
                 builder = builder.add_source(config::File::from(path.as_path()).required(true));
             }
-            None => {
-                builder = builder.add_source(config::File::from(Path::new("smez.toml")).required(false))
-            }
+            None => builder = builder.add_source(config::File::from(Path::new("smez.toml")).required(false)),
         }
         let environment = config::Environment::with_prefix(ENV_PREFIX)
             .prefix_separator("_")
@@ -239,7 +235,11 @@ impl Settings {
                 format!("delay #{} is 0; retries must wait", zero + 1),
             ));
         }
-        check_url_scheme("telemetry.otlp_endpoint", &self.telemetry.otlp_endpoint, &["http", "https"])?;
+        check_url_scheme(
+            "telemetry.otlp_endpoint",
+            &self.telemetry.otlp_endpoint,
+            &["http", "https"],
+        )?;
         tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_level)
             .map_err(|e| ConfigError::invalid("telemetry.log_level", e.to_string()))?;
         if !(1..=3600).contains(&self.internal_auth.token_ttl_secs) {
@@ -284,7 +284,10 @@ impl Settings {
     }
 
     pub fn service_endpoint(&self, service: &str) -> &str {
-        self.services.get(service).map(String::as_str).expect("validated at load")
+        self.services
+            .get(service)
+            .map(String::as_str)
+            .expect("validated at load")
     }
 
     pub fn shutdown_grace(&self) -> Duration {
@@ -293,9 +296,9 @@ impl Settings {
 }
 
 fn parse_listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
-    value.parse().map_err(|_| {
-        ConfigError::invalid(key, format!("`{value}` is not an address like 127.0.0.1:8080"))
-    })
+    value
+        .parse()
+        .map_err(|_| ConfigError::invalid(key, format!("`{value}` is not an address like 127.0.0.1:8080")))
 }
 
 /// Empty means "not configured" and is always allowed.
@@ -308,7 +311,11 @@ fn check_url_scheme(key: &str, value: &str, schemes: &[&str]) -> Result<(), Conf
         Some(s) if schemes.contains(&s) => Ok(()),
         _ => Err(ConfigError::invalid(
             key,
-            format!("`{}` must be a URL starting with {}://", redact_url(value), schemes.join(":// or ")),
+            format!(
+                "`{}` must be a URL starting with {}://",
+                redact_url(value),
+                schemes.join(":// or ")
+            ),
         )),
     }
 }
@@ -329,12 +336,18 @@ pub fn redact_url(url: &str) -> String {
 
 fn config_error(error: config::ConfigError) -> ConfigError {
     match error {
-        config::ConfigError::Type { key: Some(key), unexpected, expected, .. } => {
-            ConfigError::invalid(key, format!("expected {expected}, found {unexpected}"))
+        config::ConfigError::Type {
+            key: Some(key),
+            unexpected,
+            expected,
+            ..
+        } => ConfigError::invalid(key, format!("expected {expected}, found {unexpected}")),
+        config::ConfigError::Message(message) => {
+            unknown_field(&message).unwrap_or_else(|| ConfigError::invalid("(configuration)", message))
         }
-        config::ConfigError::Message(message) => unknown_field(&message)
-            .unwrap_or_else(|| ConfigError::invalid("(configuration)", message)),
-        config::ConfigError::At { error, key: Some(key), .. } => match config_error(*error) {
+        config::ConfigError::At {
+            error, key: Some(key), ..
+        } => match config_error(*error) {
             // An unknown key inside a section: report its full path.
             ConfigError::Invalid { key: inner, reason } if inner != "(configuration)" => {
                 ConfigError::invalid(format!("{key}.{inner}"), reason)

@@ -226,7 +226,10 @@ impl From<Error> for Status {
     fn from(error: Error) -> Status {
         let mut status = Status::new(error.code.grpc_code(), error.message);
         let metadata = status.metadata_mut();
-        metadata.insert(CODE_KEY, tonic::metadata::MetadataValue::from_static(error.code.as_str()));
+        metadata.insert(
+            CODE_KEY,
+            tonic::metadata::MetadataValue::from_static(error.code.as_str()),
+        );
         if let Some(field) = error.field.as_deref().and_then(|f| f.parse().ok()) {
             metadata.insert(FIELD_KEY, field);
         }

@@ -206,11 +206,7 @@ where
 }
 
 fn bearer(headers: &http::HeaderMap) -> Option<&str> {
-    headers
-        .get(METADATA_KEY)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
+    headers.get(METADATA_KEY)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
 /// The gRPC listener of a process: every service it runs, plus the standard

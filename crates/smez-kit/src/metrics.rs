@@ -77,7 +77,11 @@ impl Metrics {
             metrics.http_duration.clone(),
         );
         registry.register("jobs", "Jobs handled, by outcome", metrics.jobs.clone());
-        registry.register("job_duration_seconds", "Job handling time", metrics.job_duration.clone());
+        registry.register(
+            "job_duration_seconds",
+            "Job handling time",
+            metrics.job_duration.clone(),
+        );
         *metrics.registry.lock().expect("fresh lock") = registry;
         metrics
     }

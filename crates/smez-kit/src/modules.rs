@@ -67,7 +67,10 @@ struct OpsState {
 /// `/healthz`, `/readyz` and `/metrics`.
 pub fn ops_router(readiness: Readiness, metrics: Metrics) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(ready))
         .route("/metrics", get(prometheus))
         .with_state(OpsState { readiness, metrics })
@@ -89,7 +92,10 @@ async fn ready(State(state): State<OpsState>) -> Response {
 
 async fn prometheus(State(state): State<OpsState>) -> Response {
     (
-        [(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

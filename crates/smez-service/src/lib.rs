@@ -29,7 +29,10 @@ pub struct ServiceContext {
 impl ServiceContext {
     /// Answers `GetServiceInfo`: reads the service's own database and echoes
     /// the caller its internal token proved.
-    pub async fn service_info<T>(&self, request: &tonic::Request<T>) -> Result<tonic::Response<ServiceInfo>, tonic::Status> {
+    pub async fn service_info<T>(
+        &self,
+        request: &tonic::Request<T>,
+    ) -> Result<tonic::Response<ServiceInfo>, tonic::Status> {
         let caller = smez_kit::grpc::caller(request)?;
         let schema_version = self
             .store
@@ -71,7 +74,13 @@ pub struct ServiceDef {
 
 /// Wraps `server` in the internal-identity guard, adds it to `grpc`, and
 /// returns the same guarded server for in-process calls.
-pub fn mount<S>(server: S, name: &'static str, auth: &Arc<InternalAuth>, metrics: &Metrics, grpc: &mut GrpcServer) -> LocalServer
+pub fn mount<S>(
+    server: S,
+    name: &'static str,
+    auth: &Arc<InternalAuth>,
+    metrics: &Metrics,
+    grpc: &mut GrpcServer,
+) -> LocalServer
 where
     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
         + NamedService
@@ -103,7 +112,8 @@ macro_rules! define_service {
             async fn get_service_info(
                 &self,
                 request: $crate::tonic::Request<$crate::smez_proto::common::v1::GetServiceInfoRequest>,
-            ) -> Result<$crate::tonic::Response<$crate::smez_proto::common::v1::ServiceInfo>, $crate::tonic::Status> {
+            ) -> Result<$crate::tonic::Response<$crate::smez_proto::common::v1::ServiceInfo>, $crate::tonic::Status>
+            {
                 self.ctx.service_info(&request).await
             }
         }

@@ -101,10 +101,22 @@ impl Store {
                 let bootstrap = Database::connect(options(url.clone(), 1, None))
                     .await
                     .map_err(|e| anyhow::anyhow!("{service} database: connecting to {redacted}: {e}"))?;
-                bootstrap
-                    .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{service} database: creating schema {schema}: {e}"))?;
+                // Only create what is missing: the runtime role of a least-privilege
+                // deployment may use its schema without being allowed to create one.
+                let exists = bootstrap
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                        [schema.as_str().into()],
+                    ))
+                    .await?
+                    .is_some();
+                if !exists {
+                    bootstrap
+                        .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{service} database: creating schema {schema}: {e}"))?;
+                }
                 bootstrap.close().await?;
                 let db = Database::connect(options(url.clone(), max_connections, Some(schema)))
                     .await
@@ -162,7 +174,9 @@ impl Store {
             DbBackend::Postgres => {
                 "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING"
             }
-            _ => "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES (?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
+            _ => {
+                "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES (?, ?, ?) ON CONFLICT (message_id) DO NOTHING"
+            }
         };
         let result = txn
             .execute_raw(Statement::from_sql_and_values(

@@ -209,7 +209,10 @@ mod tests {
     #[test]
     fn splits_statements_at_line_ends_and_skips_comments() {
         let sql = "-- header\nCREATE TABLE a (x TEXT);\n\n-- note\nCREATE TABLE b (y TEXT);\n-- trailing\n";
-        assert_eq!(statements(sql), vec!["-- header\nCREATE TABLE a (x TEXT)", "-- note\nCREATE TABLE b (y TEXT)"]);
+        assert_eq!(
+            statements(sql),
+            vec!["-- header\nCREATE TABLE a (x TEXT)", "-- note\nCREATE TABLE b (y TEXT)"]
+        );
     }
 
     #[test]

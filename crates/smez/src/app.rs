@@ -65,7 +65,13 @@ pub fn check_shape(settings: &Settings, plan: &Plan) -> anyhow::Result<()> {
 
 pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Result<Store> {
     let location = Location::for_service(&settings.database, &settings.data_dir, service.name);
-    Store::open(&location, settings.database.max_connections, service.name, service.migrations).await
+    Store::open(
+        &location,
+        settings.database.max_connections,
+        service.name,
+        service.migrations,
+    )
+    .await
 }
 
 pub async fn serve(settings: Settings, plan: Plan, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -91,7 +97,16 @@ pub async fn serve(settings: Settings, plan: Plan, shutdown: CancellationToken) 
         ("http".to_owned(), served)
     });
 
-    let started = start_modules(&settings, &plan, &readiness, &metrics, &shutdown, &gateway_slot, &mut tasks).await;
+    let started = start_modules(
+        &settings,
+        &plan,
+        &readiness,
+        &metrics,
+        &shutdown,
+        &gateway_slot,
+        &mut tasks,
+    )
+    .await;
     let result = match started {
         Ok(bus) => {
             tracing::info!(modules = ?plan.modules(), "smez is ready");
@@ -145,7 +160,10 @@ async fn start_modules(
         // A worker pool writes its service's database; opening it applies any
         // pending migrations before the first job.
         open_store(settings, &definition(worker_service(worker))).await?;
-        tracing::info!(worker, "worker pool ready (its job handlers arrive with the render and publish features)");
+        tracing::info!(
+            worker,
+            "worker pool ready (its job handlers arrive with the render and publish features)"
+        );
         readiness.set(worker, ModuleState::Running);
     }
 
@@ -155,7 +173,10 @@ async fn start_modules(
         let health = grpc.health();
         let grpc_shutdown = shutdown.clone();
         tasks.spawn(async move {
-            ("grpc".to_owned(), grpc.serve(listener, grpc_shutdown.cancelled_owned()).await)
+            (
+                "grpc".to_owned(),
+                grpc.serve(listener, grpc_shutdown.cancelled_owned()).await,
+            )
         });
         for name in &plan.services {
             set_health(&health, definition(name).grpc_name, true).await;
@@ -224,9 +245,12 @@ impl IntoResponseInfallible for Result<axum::response::Response, std::convert::I
 /// Waits for a shutdown request or for a module to stop on its own (a failure).
 async fn wait(tasks: &mut JoinSet<(String, anyhow::Result<()>)>, shutdown: &CancellationToken) -> anyhow::Result<()> {
     tokio::select! {
+        biased;
         () = shutdown.cancelled() => Ok(()),
         Some(joined) = tasks.join_next() => match joined {
             Ok((module, Err(e))) => Err(e.context(format!("module {module} failed"))),
+            // Servers return on their own once the shutdown they watch fires.
+            Ok((_, Ok(()))) if shutdown.is_cancelled() => Ok(()),
             Ok((module, Ok(()))) => Err(anyhow::anyhow!("module {module} stopped unexpectedly")),
             Err(e) => Err(anyhow::anyhow!("a module panicked: {e}")),
         },

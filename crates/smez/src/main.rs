@@ -11,7 +11,11 @@ use smez_kit::Settings;
 use smez_kit::config::Sources;
 
 #[derive(Parser)]
-#[command(name = "smez", version, about = "Smez: from raw clips to published short-form videos")]
+#[command(
+    name = "smez",
+    version,
+    about = "Smez: from raw clips to published short-form videos"
+)]
 struct Cli {
     /// Configuration file (default: ./smez.toml when present).
     #[arg(long, global = true, value_name = "PATH")]
@@ -46,7 +50,10 @@ fn main() -> ExitCode {
     if let Command::Keygen = cli.command {
         let key = smez_kit::identity::generate_key();
         println!("SMEZ_INTERNAL_AUTH__SIGNING_KEY={}", key.signing_key);
-        println!("# public key (for internal_auth.previous_public_keys after the next rotation): {}", key.public_key);
+        println!(
+            "# public key (for internal_auth.previous_public_keys after the next rotation): {}",
+            key.public_key
+        );
         return ExitCode::SUCCESS;
     }
     let mut sources = Sources {
@@ -97,7 +104,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             for def in app::definitions().iter().filter(|d| services.contains(&d.name)) {
                 let store = app::open_store(&settings, def).await?;
-                println!("{}: {} database at schema version {}", def.name, store.backend().as_str(), store.schema_version().await?);
+                println!(
+                    "{}: {} database at schema version {}",
+                    def.name,
+                    store.backend().as_str(),
+                    store.schema_version().await?
+                );
                 store.close().await?;
             }
             Ok(())

@@ -82,7 +82,10 @@ async fn status(State(gateway): State<Gateway>) -> Json<StatusBody> {
                 seen_caller: info.caller.map(|c| c.service),
             },
             Ok(Err(status)) => failed(name, Error::from_status(&status)),
-            Err(_) => failed(name, Error::new(ErrorCode::Timeout, format!("no answer within {STATUS_TIMEOUT:?}"))),
+            Err(_) => failed(
+                name,
+                Error::new(ErrorCode::Timeout, format!("no answer within {STATUS_TIMEOUT:?}")),
+            ),
         }
     });
     let services = join_all(calls).await;

@@ -16,13 +16,20 @@ fn close_all_connections() {
         .args(["close_all_connections", "smez bus test"])
         .output()
         .expect("rabbitmqctl must be installed where RabbitMQ tests run");
-    assert!(output.status.success(), "rabbitmqctl failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "rabbitmqctl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 async fn wait_until(what: &str, done: impl Fn() -> bool) {
     let started = Instant::now();
     while !done() {
-        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -81,9 +88,14 @@ async fn a_work_queue_deleted_under_a_running_publisher_is_declared_again() {
     let mut h = Harness::rabbit().await;
     let kind = h.kind("media.probe");
     h.bus.enqueue(&kind, &b"first"[..]).await.unwrap();
-    let Some(rabbit) = h.rabbit_backend() else { unreachable!() };
+    let Some(rabbit) = h.rabbit_backend() else {
+        unreachable!()
+    };
     rabbit.delete_kind(&kind, &[]).await.unwrap();
-    h.bus.enqueue(&kind, &b"second"[..]).await.expect("the job lands in a new queue");
+    h.bus
+        .enqueue(&kind, &b"second"[..])
+        .await
+        .expect("the job lands in a new queue");
     assert_eq!(h.bus.ready_count(&kind).await.unwrap(), 1);
     h.cleanup().await;
 }

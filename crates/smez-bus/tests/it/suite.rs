@@ -24,7 +24,10 @@ pub async fn acked_jobs_are_gone(mut h: Harness) {
     assert_eq!(&delivery.job.payload[..], b"payload");
     assert!(!delivery.job.redelivered);
     delivery.ack().await.unwrap();
-    assert!(next_within(&mut deliveries, QUIET).await.is_none(), "an acked job never comes back");
+    assert!(
+        next_within(&mut deliveries, QUIET).await.is_none(),
+        "an acked job never comes back"
+    );
     assert_eq!(h.bus.ready_count(&kind).await.unwrap(), 0);
     drop(deliveries);
     h.cleanup().await;
@@ -37,7 +40,9 @@ pub async fn a_job_whose_consumer_dies_is_redelivered(mut h: Harness) {
         // A worker takes the job and dies without settling it.
         let doomed = h.second_connection().await;
         let mut deliveries = doomed.consume(&kind, 1).await.unwrap();
-        let taken = next_within(&mut deliveries, WAIT).await.expect("the first worker gets it");
+        let taken = next_within(&mut deliveries, WAIT)
+            .await
+            .expect("the first worker gets it");
         assert_eq!(taken.job.id, id);
         if h.is_rabbit() {
             std::mem::forget(taken); // no ack, no nack: the process vanished...
@@ -48,7 +53,9 @@ pub async fn a_job_whose_consumer_dies_is_redelivered(mut h: Harness) {
         }
     }
     let mut deliveries = h.bus.consume(&kind, 1).await.unwrap();
-    let again = next_within(&mut deliveries, WAIT).await.expect("the job is delivered again");
+    let again = next_within(&mut deliveries, WAIT)
+        .await
+        .expect("the job is delivered again");
     assert_eq!(again.job.id, id);
     assert!(again.job.redelivered);
     assert_eq!(again.job.attempt, 1, "a crash is not a failed attempt");
@@ -65,7 +72,11 @@ pub async fn a_failed_job_is_retried_after_a_delay(mut h: Harness) {
     let failed_at = Instant::now();
     first.fail("platform timed out").await.unwrap();
     let retry = next_within(&mut deliveries, WAIT).await.expect("the retry arrives");
-    assert!(failed_at.elapsed() >= RETRY_DELAYS[0], "retried after {:?}", failed_at.elapsed());
+    assert!(
+        failed_at.elapsed() >= RETRY_DELAYS[0],
+        "retried after {:?}",
+        failed_at.elapsed()
+    );
     assert_eq!(retry.job.id, id, "a retry keeps the job id");
     assert_eq!(retry.job.attempt, 2);
     assert_eq!(retry.job.last_error.as_deref(), Some("platform timed out"));
@@ -84,7 +95,10 @@ pub async fn a_job_failing_every_attempt_is_dead_lettered_with_the_reason(mut h:
         assert_eq!(delivery.job.attempt, attempt);
         delivery.fail(&format!("boom #{attempt}")).await.unwrap();
     }
-    assert!(next_within(&mut deliveries, QUIET).await.is_none(), "no attempt after the last");
+    assert!(
+        next_within(&mut deliveries, QUIET).await.is_none(),
+        "no attempt after the last"
+    );
     let dead = h.bus.take_dead_letters(&kind, 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].job.id, id);
@@ -98,7 +112,12 @@ pub async fn a_permanent_failure_goes_straight_to_the_dead_letters(mut h: Harnes
     let kind = h.kind("package.build");
     h.bus.enqueue(&kind, &b"x"[..]).await.unwrap();
     let mut deliveries = h.bus.consume(&kind, 1).await.unwrap();
-    next_within(&mut deliveries, WAIT).await.unwrap().dead("render row is gone").await.unwrap();
+    next_within(&mut deliveries, WAIT)
+        .await
+        .unwrap()
+        .dead("render row is gone")
+        .await
+        .unwrap();
     let dead = h.bus.take_dead_letters(&kind, 10).await.unwrap();
     assert_eq!((dead.len(), dead[0].job.attempt), (1, 1));
     assert_eq!(dead[0].reason, "render row is gone");
@@ -115,9 +134,15 @@ pub async fn events_reach_every_matching_subscription(mut h: Harness) {
     h.bus.emit("post.published", &b"p1"[..]).await.unwrap();
 
     let got = next_within(&mut render_events, WAIT).await.unwrap();
-    assert_eq!((got.job.kind.as_str(), &got.job.payload[..]), ("render.completed", &b"r1"[..]));
+    assert_eq!(
+        (got.job.kind.as_str(), &got.job.payload[..]),
+        ("render.completed", &b"r1"[..])
+    );
     got.ack().await.unwrap();
-    assert!(next_within(&mut render_events, QUIET).await.is_none(), "post.* does not match render.*");
+    assert!(
+        next_within(&mut render_events, QUIET).await.is_none(),
+        "post.* does not match render.*"
+    );
     let mut kinds = Vec::new();
     for _ in 0..2 {
         let event = next_within(&mut all_events, WAIT).await.unwrap();
@@ -170,7 +195,11 @@ pub async fn a_worker_holds_at_most_its_concurrency_and_finishes_in_flight_jobs_
     }
     shutdown.cancel();
     worker.await.unwrap().unwrap();
-    assert_eq!(peak.load(Ordering::SeqCst), 2, "never more than the concurrency at once");
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        2,
+        "never more than the concurrency at once"
+    );
     let finished = done.load(Ordering::SeqCst);
     assert!(finished >= 2, "in-flight jobs finished before the worker returned");
     assert_eq!(running.load(Ordering::SeqCst), 0);
@@ -218,7 +247,11 @@ pub async fn a_job_continues_the_trace_of_whoever_enqueued_it(mut h: Harness) {
             },
         ))
     };
-    tokio::time::timeout(WAIT, worker).await.expect("handled in time").unwrap().unwrap();
+    tokio::time::timeout(WAIT, worker)
+        .await
+        .expect("handled in time")
+        .unwrap()
+        .unwrap();
     assert_eq!(seen.lock().unwrap().as_deref(), Some(sent.as_str()));
     h.cleanup().await;
 }

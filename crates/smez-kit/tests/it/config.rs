@@ -32,11 +32,18 @@ mod tempfile_path {
     }
 }
 
-fn load(file: Option<&tempfile_path::TempFile>, env_pairs: &[(&str, &str)], overrides: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+fn load(
+    file: Option<&tempfile_path::TempFile>,
+    env_pairs: &[(&str, &str)],
+    overrides: &[(&str, &str)],
+) -> Result<Settings, ConfigError> {
     Settings::load(&Sources {
         file: file.map(|f| f.0.clone()),
         env: env(env_pairs),
-        overrides: overrides.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        overrides: overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
     })
 }
 
@@ -60,7 +67,11 @@ fn file_beats_defaults_env_beats_file_flags_beat_env() {
 
     let from_env = load(
         Some(&toml),
-        &[("SMEZ_HTTP__LISTEN", "127.0.0.1:9100"), ("SMEZ_DATA_DIR", "/from/env"), ("SMEZ_BUS__RETRY_DELAYS_MS", "5,50")],
+        &[
+            ("SMEZ_HTTP__LISTEN", "127.0.0.1:9100"),
+            ("SMEZ_DATA_DIR", "/from/env"),
+            ("SMEZ_BUS__RETRY_DELAYS_MS", "5,50"),
+        ],
         &[],
     )
     .unwrap();
@@ -69,7 +80,12 @@ fn file_beats_defaults_env_beats_file_flags_beat_env() {
     assert_eq!(from_env.data_dir, std::path::PathBuf::from("/from/env"));
     assert_eq!(from_env.bus.retry_delays_ms, vec![5, 50]);
 
-    let from_flag = load(Some(&toml), &[("SMEZ_DATA_DIR", "/from/env")], &[("data_dir", "/from/flag")]).unwrap();
+    let from_flag = load(
+        Some(&toml),
+        &[("SMEZ_DATA_DIR", "/from/env")],
+        &[("data_dir", "/from/flag")],
+    )
+    .unwrap();
     assert_eq!(from_flag.data_dir, std::path::PathBuf::from("/from/flag"));
 }
 
@@ -82,27 +98,52 @@ fn invalid_key(result: Result<Settings, ConfigError>) -> (String, String) {
 
 #[test]
 fn each_kind_of_bad_value_names_its_key_and_why() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    // (environment, key named, words in the reason)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (&[("SMEZ_BUS__PREFETCH", "many")], "bus.prefetch", "expected"),
         (&[("SMEZ_BUS__PREFETCH", "70000")], "bus.prefetch", ""),
         (&[("SMEZ_BUS__PREFETCH", "0")], "bus.prefetch", "at least 1"),
         (&[("SMEZ_HTTP__LISTEN", "localhost")], "http.listen", "not an address"),
         (&[("SMEZ_DATABASE__URL", "mysql://x")], "database.url", "postgres://"),
         (&[("SMEZ_BUS__URL", "redis://x")], "bus.url", "amqp://"),
-        (&[("SMEZ_BUS__RETRY_DELAYS_MS", "100,0")], "bus.retry_delays_ms", "delay #2 is 0"),
+        (
+            &[("SMEZ_BUS__RETRY_DELAYS_MS", "100,0")],
+            "bus.retry_delays_ms",
+            "delay #2 is 0",
+        ),
         (&[("SMEZ_ENVIRONMENT", "staging")], "environment", ""),
         (&[("SMEZ_TELEMETRY__LOG_FORMAT", "xml")], "telemetry.log_format", ""),
-        (&[("SMEZ_INTERNAL_AUTH__TOKEN_TTL_SECS", "86400")], "internal_auth.token_ttl_secs", "short-lived"),
-        (&[("SMEZ_ENVIRONMENT", "production")], "internal_auth.signing_key", "required in production"),
+        (
+            &[("SMEZ_INTERNAL_AUTH__TOKEN_TTL_SECS", "86400")],
+            "internal_auth.token_ttl_secs",
+            "short-lived",
+        ),
+        (
+            &[("SMEZ_ENVIRONMENT", "production")],
+            "internal_auth.signing_key",
+            "required in production",
+        ),
         (&[("SMEZ_SERVICES__AUTH", "auth:50051")], "services.auth", "http://"),
-        (&[("SMEZ_SERVICES__BILLING", "http://x")], "services.billing", "unknown service"),
+        (
+            &[("SMEZ_SERVICES__BILLING", "http://x")],
+            "services.billing",
+            "unknown service",
+        ),
         (&[("SMEZ_HTTP__LSTEN", "127.0.0.1:1")], "http.lsten", "unknown key"),
-        (&[("SMEZ_DATABASE__SCHEMA_PREFIX", "a;drop")], "database.schema_prefix", "identifier"),
+        (
+            &[("SMEZ_DATABASE__SCHEMA_PREFIX", "a;drop")],
+            "database.schema_prefix",
+            "identifier",
+        ),
     ];
     for (pairs, key, reason) in cases {
         let (got_key, got_reason) = invalid_key(load(None, pairs, &[]));
         assert_eq!(&got_key, key, "for {pairs:?}: {got_reason}");
-        assert!(got_reason.contains(reason), "for {pairs:?}: reason `{got_reason}` lacks `{reason}`");
+        assert!(
+            got_reason.contains(reason),
+            "for {pairs:?}: reason `{got_reason}` lacks `{reason}`"
+        );
     }
 }
 

@@ -18,7 +18,9 @@ impl From<MediaError> for Error {
             MediaError::TooBig { limit } => {
                 Error::new(ErrorCode::PayloadTooLarge, format!("larger than {limit} bytes")).with_field("file")
             }
-            MediaError::Throttled => Error::new(ErrorCode::RateLimited, "slow down").with_retry_after(Duration::from_secs(30)),
+            MediaError::Throttled => {
+                Error::new(ErrorCode::RateLimited, "slow down").with_retry_after(Duration::from_secs(30))
+            }
         }
     }
 }
@@ -26,13 +28,21 @@ impl From<MediaError> for Error {
 async fn problem_of(error: Error) -> (u16, String, Option<String>, Problem) {
     let response = error.into_response();
     let status = response.status().as_u16();
-    let content_type = response.headers()[http::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    let content_type = response.headers()[http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let retry_after = response
         .headers()
         .get(http::header::RETRY_AFTER)
         .map(|v| v.to_str().unwrap().to_owned());
     let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
-    (status, content_type, retry_after, serde_json::from_slice(&body).unwrap())
+    (
+        status,
+        content_type,
+        retry_after,
+        serde_json::from_slice(&body).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -77,7 +87,10 @@ fn statuses_from_outside_smez_still_map_sensibly() {
     let error = Error::from_status(&plain);
     assert_eq!(error.code, ErrorCode::Unavailable);
     assert_eq!(error.code.http_status(), http::StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(Error::from_status(&tonic::Status::unknown("?")).code, ErrorCode::Internal);
+    assert_eq!(
+        Error::from_status(&tonic::Status::unknown("?")).code,
+        ErrorCode::Internal
+    );
 }
 
 #[test]

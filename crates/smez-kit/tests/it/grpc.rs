@@ -85,7 +85,11 @@ async fn in_process_calls_are_signed_and_verified_like_remote_ones() {
         workspace_id: Some("w1".into()),
         role: Some("viewer".into()),
     };
-    let ok = grpc_status(factory.local("media", guarded.clone()), grpc_request(Some(user.clone()))).await;
+    let ok = grpc_status(
+        factory.local("media", guarded.clone()),
+        grpc_request(Some(user.clone())),
+    )
+    .await;
     assert_eq!(ok, tonic::Code::Ok);
     let callers = seen.callers.lock().unwrap().clone();
     assert_eq!(callers.len(), 1);
@@ -100,8 +104,15 @@ async fn in_process_calls_are_signed_and_verified_like_remote_ones() {
     assert_eq!(unsigned.headers()["grpc-status"], "16");
     // Signed with a key this service does not trust: refused.
     let stranger = ClientFactory::new(keys(), "gateway");
-    assert_eq!(grpc_status(stranger.local("media", guarded), grpc_request(None)).await, tonic::Code::Unauthenticated);
-    assert_eq!(seen.callers.lock().unwrap().len(), 1, "refused calls never reach the service");
+    assert_eq!(
+        grpc_status(stranger.local("media", guarded), grpc_request(None)).await,
+        tonic::Code::Unauthenticated
+    );
+    assert_eq!(
+        seen.callers.lock().unwrap().len(),
+        1,
+        "refused calls never reach the service"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +121,12 @@ async fn network_calls_carry_identity_and_the_trace() {
     let auth = keys();
     let seen = Seen::default();
     let mut server = smez_kit::grpc::GrpcServer::new();
-    server.add(Guarded::new(Recorder(seen.clone()), "media", auth.clone(), Metrics::new()));
+    server.add(Guarded::new(
+        Recorder(seen.clone()),
+        "media",
+        auth.clone(),
+        Metrics::new(),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = tokio_util::sync::CancellationToken::new();

@@ -103,7 +103,12 @@ fn a_token_from_another_key_is_refused_until_that_key_is_trusted() {
     assert!(refused(ours.verify(&token, "auth")).contains("unknown signing key"));
 
     // Rotation: a process trusting the previous public key accepts it.
-    let rotated = InternalAuth::new(&generate_key().signing_key, &[other_key.public_key.clone()], 60).unwrap();
+    let rotated = InternalAuth::new(
+        &generate_key().signing_key,
+        std::slice::from_ref(&other_key.public_key),
+        60,
+    )
+    .unwrap();
     assert_eq!(rotated.verify(&token, "auth").unwrap().service, "gateway");
 }
 
@@ -117,7 +122,8 @@ fn a_token_claiming_a_trusted_kid_but_signed_by_another_key_is_refused() {
     header.typ = Some("smez-internal+jwt".into());
     header.kid = kid.as_str().map(str::to_owned);
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({"iss": "smez:gateway", "sub": "gateway", "aud": "auth", "iat": now, "exp": now + 60});
+    let claims =
+        serde_json::json!({"iss": "smez:gateway", "sub": "gateway", "aud": "auth", "iat": now, "exp": now + 60});
     let forged = jsonwebtoken::encode(
         &header,
         &claims,

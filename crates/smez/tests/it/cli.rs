@@ -1,0 +1,65 @@
+//! The command line: clear refusals, `migrate`, `keygen`.
+
+use crate::process::{run, temp_dir};
+
+#[test]
+fn a_bad_setting_stops_start_with_the_key_named() {
+    let dir = temp_dir("cli-bad");
+    let (code, _, stderr) = run(&["serve", "all"], &[("SMEZ_HTTP__LISTEN", "everywhere")], &dir);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`http.listen`") && stderr.contains("everywhere"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn one_service_alone_needs_the_distributed_backends() {
+    let dir = temp_dir("cli-shape");
+    let (code, _, stderr) = run(&["serve", "auth"], &[], &dir);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("bus.url"), "{stderr}");
+    let (code, _, stderr) = run(&["serve", "auth,billing"], &[], &dir);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("unknown target `billing`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn migrate_prepares_every_database_and_is_idempotent() {
+    let dir = temp_dir("cli-migrate");
+    for _ in 0..2 {
+        let (code, stdout, stderr) = run(&["migrate", "--data-dir", "data"], &[], &dir);
+        assert_eq!(code, 0, "{stderr}");
+        for service in [
+            "auth",
+            "workspace",
+            "media",
+            "render",
+            "publisher",
+            "analytics",
+            "vault",
+        ] {
+            assert!(
+                stdout.contains(&format!("{service}: sqlite database at schema version 1")),
+                "{stdout}"
+            );
+        }
+    }
+    assert!(dir.join("data/db/vault.sqlite").is_file());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn keygen_prints_a_usable_key() {
+    let dir = temp_dir("cli-keygen");
+    let (code, stdout, _) = run(&["keygen"], &[], &dir);
+    assert_eq!(code, 0);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SMEZ_INTERNAL_AUTH__SIGNING_KEY="))
+        .expect("an env line");
+    smez_kit::identity::InternalAuth::new(key, &[], 60).expect("the key loads");
+    let _ = std::fs::remove_dir_all(dir);
+}

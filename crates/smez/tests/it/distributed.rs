@@ -1,0 +1,112 @@
+//! One process per service, PostgreSQL and RabbitMQ, real gRPC between them.
+
+use std::collections::HashMap;
+
+use smez_store::sea_orm::{ConnectionTrait, Database};
+
+use crate::process::{SERVICES, SERVING, Smez, amqp_url, get_json, grpc_health, postgres_url, temp_dir};
+
+#[tokio::test]
+async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
+    let dir = temp_dir("distributed");
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let schema_prefix = format!("smez_it_{run_id}_");
+    let key = smez_kit::identity::generate_key();
+    let mut shared = HashMap::from([
+        ("SMEZ_DATABASE__URL".to_owned(), postgres_url()),
+        ("SMEZ_DATABASE__SCHEMA_PREFIX".to_owned(), schema_prefix.clone()),
+        ("SMEZ_DATABASE__MAX_CONNECTIONS".to_owned(), "2".to_owned()),
+        ("SMEZ_BUS__URL".to_owned(), amqp_url()),
+        ("SMEZ_BUS__PREFIX".to_owned(), format!("smez-it.{run_id}")),
+        ("SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(), key.signing_key.clone()),
+        ("SMEZ_ENVIRONMENT".to_owned(), "production".to_owned()),
+        ("SMEZ_DATA_DIR".to_owned(), dir.join("data").display().to_string()),
+    ]);
+
+    let mut services = Vec::new();
+    for (name, _) in SERVICES {
+        services.push(Smez::start(name, &["serve", name], &shared, &dir));
+    }
+    for service in &mut services {
+        let ready = service.wait_ready().await;
+        assert_eq!(ready["modules"][&service.name], "running", "{ready}");
+        assert!(
+            ready["modules"].get("gateway").is_none(),
+            "a service process runs only its service"
+        );
+    }
+    for (service, (_, grpc_name)) in services.iter().zip(SERVICES) {
+        let endpoint = service.grpc_endpoint();
+        assert_eq!(grpc_health(&endpoint, grpc_name).await, SERVING, "{grpc_name}");
+    }
+
+    // The gateway in its own process, told where each service lives.
+    for (service, (name, _)) in services.iter().zip(SERVICES) {
+        shared.insert(
+            format!("SMEZ_SERVICES__{}", name.to_uppercase()),
+            service.grpc_endpoint(),
+        );
+    }
+    let mut gateway = Smez::start("gateway", &["serve", "gateway"], &shared, &dir);
+    gateway.wait_ready().await;
+    let (code, status) = get_json(&gateway.url("/v1/status")).await;
+    assert_eq!(code, 200);
+    assert_eq!(status["status"], "ok", "{status}");
+    for service in status["services"].as_array().unwrap() {
+        assert_eq!(service["state"], "serving", "{service}");
+        assert_eq!(service["database_backend"], "postgres");
+        assert_eq!(service["bus_backend"], "rabbitmq");
+        assert_eq!(
+            service["seen_caller"], "gateway",
+            "the token crossed the network and was verified"
+        );
+    }
+
+    // Worker pools scale as processes of their own.
+    let mut workers = Smez::start("workers", &["serve", "render-worker,publisher-worker"], &shared, &dir);
+    let ready = workers.wait_ready().await;
+    assert_eq!(ready["modules"]["render-worker"], "running");
+
+    // A process signing with another key is refused by every service.
+    let mut stranger_env = shared.clone();
+    stranger_env.insert(
+        "SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(),
+        smez_kit::identity::generate_key().signing_key,
+    );
+    let mut stranger = Smez::start("stranger-gateway", &["serve", "gateway"], &stranger_env, &dir);
+    stranger.wait_ready().await;
+    let (_, refused) = get_json(&stranger.url("/v1/status")).await;
+    assert_eq!(refused["status"], "degraded");
+    for service in refused["services"].as_array().unwrap() {
+        assert_eq!(service["state"], "unauthenticated", "{service}");
+    }
+
+    // Stopping a service shows up at the gateway as that service unavailable.
+    let vault = services.pop().unwrap();
+    drop(vault);
+    let (_, degraded) = get_json(&gateway.url("/v1/status")).await;
+    let vault_status = degraded["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "vault")
+        .unwrap()
+        .clone();
+    assert_eq!(vault_status["state"], "unavailable", "{degraded}");
+
+    for process in services.iter_mut().chain([&mut gateway, &mut workers, &mut stranger]) {
+        let exit = process.terminate();
+        assert!(exit.success(), "{} exit {exit}:\n{}", process.name, process.log());
+    }
+    drop_schemas(&schema_prefix).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn drop_schemas(prefix: &str) {
+    let db = Database::connect(postgres_url()).await.unwrap();
+    for (name, _) in SERVICES {
+        db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{prefix}{name}\" CASCADE"))
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,94 @@
+//! `smez serve all`: every service in one process on the embedded defaults.
+
+use std::collections::HashMap;
+
+use crate::process::{SERVICES, SERVING, Smez, get_json, grpc_health, temp_dir};
+
+#[tokio::test]
+async fn serve_all_runs_every_service_in_one_process() {
+    let dir = temp_dir("embedded");
+    let data_dir = dir.join("data");
+    let mut smez = Smez::start(
+        "all",
+        &["serve", "all", "--data-dir", data_dir.to_str().unwrap()],
+        &HashMap::new(),
+        &dir,
+    );
+    let ready = smez.wait_ready().await;
+    let modules = ready["modules"].as_object().unwrap();
+    for module in ["bus", "grpc", "gateway", "render-worker", "publisher-worker"]
+        .into_iter()
+        .chain(SERVICES.iter().map(|(name, _)| *name))
+    {
+        assert_eq!(modules[module], "running", "{module} in {ready}");
+    }
+    assert_eq!(get_json(&smez.url("/healthz")).await.0, 200);
+
+    // One gRPC listener serves them all: the standard health check says SERVING.
+    let endpoint = smez.grpc_endpoint();
+    assert_eq!(grpc_health(&endpoint, "").await, SERVING);
+    for (_, grpc_name) in SERVICES {
+        assert_eq!(grpc_health(&endpoint, grpc_name).await, SERVING, "{grpc_name}");
+    }
+
+    // The gateway reaches every service through the in-process transport,
+    // signed and verified like a network call.
+    let (code, status) = get_json(&smez.url("/v1/status")).await;
+    assert_eq!(code, 200);
+    assert_eq!(status["status"], "ok", "{status}");
+    let services = status["services"].as_array().unwrap();
+    assert_eq!(services.len(), SERVICES.len());
+    for service in services {
+        assert_eq!(service["state"], "serving", "{service}");
+        assert_eq!(service["database_backend"], "sqlite");
+        assert_eq!(service["bus_backend"], "in-process");
+        assert_eq!(service["seen_caller"], "gateway");
+        assert!(service["schema_version"].as_i64().unwrap() >= 1);
+    }
+    // Each service has its own SQLite file under the data folder.
+    for (name, _) in SERVICES {
+        assert!(data_dir.join(format!("db/{name}.sqlite")).is_file(), "{name}.sqlite");
+    }
+
+    // Calling a service over gRPC without an internal token is refused.
+    let mut direct = smez_proto::vault::v1::vault_service_client::VaultServiceClient::connect(endpoint.clone())
+        .await
+        .unwrap();
+    let refused = direct
+        .get_service_info(smez_proto::common::v1::GetServiceInfoRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+    // Errors are problem+json; metrics are Prometheus text.
+    let missing = reqwest::get(smez.url("/v1/nothing-here")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(problem["code"], "not_found");
+    let metrics = reqwest::get(smez.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("smez_grpc_requests_total{"), "{metrics}");
+    assert!(
+        metrics.contains("code=\"Unauthenticated\""),
+        "the refused call is counted"
+    );
+
+    // SIGTERM: a clean, successful exit.
+    let status = smez.terminate();
+    assert!(status.success(), "exit {status}:\n{}", smez.log());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_data_folder_can_come_from_configuration() {
+    let dir = temp_dir("data-dir-config");
+    let mut env = HashMap::new();
+    env.insert("SMEZ_DATA_DIR".to_owned(), dir.join("elsewhere").display().to_string());
+    let mut smez = Smez::start("all", &["serve"], &env, &dir);
+    smez.wait_ready().await;
+    assert!(dir.join("elsewhere/db/auth.sqlite").is_file());
+    assert!(dir.join("elsewhere/keys/internal-signing.key").is_file());
+    assert!(!dir.join(".smez").exists(), "nothing written to the default folder");
+    assert!(smez.terminate().success());
+    let _ = std::fs::remove_dir_all(dir);
+}

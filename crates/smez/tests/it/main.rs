@@ -1,0 +1,8 @@
+//! End-to-end tests of the `smez` binary in both shapes: one process
+//! (`serve all`, embedded defaults) and one process per service against
+//! PostgreSQL and RabbitMQ, talking real gRPC.
+
+mod cli;
+mod distributed;
+mod embedded;
+mod process;

@@ -1,0 +1,187 @@
+//! Starting `smez` processes and talking to them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SERVICES: [(&str, &str); 7] = [
+    ("auth", "smez.auth.v1.AuthService"),
+    ("workspace", "smez.workspace.v1.WorkspaceService"),
+    ("media", "smez.media.v1.MediaService"),
+    ("render", "smez.render.v1.RenderService"),
+    ("publisher", "smez.publisher.v1.PublisherService"),
+    ("analytics", "smez.analytics.v1.AnalyticsService"),
+    ("vault", "smez.vault.v1.VaultService"),
+];
+
+pub fn postgres_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Two distinct ports free right now (the OS picks them; the child binds them moments later).
+pub fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("smez-it-{name}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `smez` child; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Smez {
+    pub name: String,
+    child: Option<Child>,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    log: PathBuf,
+}
+
+impl Smez {
+    pub fn start(name: &str, args: &[&str], env: &HashMap<String, String>, workdir: &std::path::Path) -> Self {
+        let (http_port, grpc_port) = free_ports();
+        let log = workdir.join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_smez"))
+            .args(args)
+            .current_dir(workdir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env)
+            .env("SMEZ_HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+            .env("SMEZ_GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))
+            .env("SMEZ_TELEMETRY__LOG_FORMAT", "json")
+            .env("SMEZ_SHUTDOWN__GRACE_SECS", "5")
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::from(std::fs::File::options().append(true).open(&log).unwrap()))
+            .spawn()
+            .expect("the smez binary starts");
+        Self {
+            name: name.to_owned(),
+            child: Some(child),
+            http_port,
+            grpc_port,
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for `/readyz` to say 200, failing with the process log if it never does.
+    pub async fn wait_ready(&mut self) -> serde_json::Value {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "{} exited with {status} before it was ready:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            if let Ok(response) = client.get(self.url("/readyz")).send().await {
+                let code = response.status().as_u16();
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                if code == 200 {
+                    return body;
+                }
+                assert_eq!(code, 503, "readyz answers 200 or 503, got {code}: {body}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{} not ready within 60 s:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM and the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("still running");
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("{} ignored SIGTERM for 20 s:\n{}", self.name, self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Smez {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `smez` to completion and returns (exit code, stdout, stderr).
+pub fn run(args: &[&str], env: &[(&str, &str)], workdir: &std::path::Path) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_smez"))
+        .args(args)
+        .current_dir(workdir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Asks `grpc.health.v1` about `service` ("" for the whole server).
+pub async fn grpc_health(endpoint: &str, service: &str) -> i32 {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let channel = tonic::transport::Channel::from_shared(endpoint.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .expect("gRPC listener up");
+    let mut client = HealthClient::new(channel);
+    client
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("health check of `{service}` at {endpoint}: {e}"))
+        .into_inner()
+        .status
+}
+
+pub const SERVING: i32 = 1;
+
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
