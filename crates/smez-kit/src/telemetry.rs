@@ -63,6 +63,18 @@ pub fn init(settings: &TelemetrySettings, process_name: &str) -> anyhow::Result<
     Ok(TelemetryGuard { provider })
 }
 
+/// Installs a subscriber that gives spans OpenTelemetry contexts without
+/// exporting anything: for tests that check trace propagation. Idempotent.
+pub fn init_for_tests() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let provider = SdkTracerProvider::builder().build();
+        let _ = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .try_init();
+    });
+}
+
 /// Writes the current span's W3C trace context into HTTP/2 (gRPC) headers.
 pub fn inject_headers(headers: &mut http::HeaderMap) {
     inject(&tracing::Span::current().context(), &mut HeaderCarrier(headers));

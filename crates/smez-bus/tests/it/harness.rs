@@ -55,7 +55,7 @@ impl Harness {
     }
 
     async fn rabbit_with(broker: Option<tokio::sync::RwLockReadGuard<'static, ()>>) -> Self {
-        init_tracing();
+        smez_kit::telemetry::init_for_tests();
         let prefix = format!("test.{}", uuid::Uuid::new_v4().simple());
         let backend = Arc::new(
             RabbitBackend::connect(&amqp_url(), &prefix)
@@ -117,17 +117,4 @@ impl Harness {
 /// The next delivery within `wait`, or None.
 pub async fn next_within(deliveries: &mut smez_bus::Deliveries, wait: Duration) -> Option<Delivery> {
     tokio::time::timeout(wait, deliveries.next()).await.ok().flatten()
-}
-
-pub fn init_tracing() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use opentelemetry::trace::TracerProvider as _;
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let _ = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
-            .try_init();
-    });
 }

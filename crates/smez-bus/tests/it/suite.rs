@@ -216,7 +216,7 @@ pub async fn a_worker_holds_at_most_its_concurrency_and_finishes_in_flight_jobs_
 }
 
 pub async fn a_job_continues_the_trace_of_whoever_enqueued_it(mut h: Harness) {
-    crate::harness::init_tracing();
+    smez_kit::telemetry::init_for_tests();
     let kind = h.kind("media.probe");
     let span = tracing::info_span!("upload");
     let sent = smez_kit::telemetry::trace_id(&span).expect("tracing installed");

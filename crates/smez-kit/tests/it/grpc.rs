@@ -117,7 +117,7 @@ async fn in_process_calls_are_signed_and_verified_like_remote_ones() {
 
 #[tokio::test]
 async fn network_calls_carry_identity_and_the_trace() {
-    init_tracing();
+    smez_kit::telemetry::init_for_tests();
     let auth = keys();
     let seen = Seen::default();
     let mut server = smez_kit::grpc::GrpcServer::new();
@@ -149,17 +149,4 @@ async fn network_calls_carry_identity_and_the_trace() {
     );
     stop.cancel();
     serving.await.unwrap().unwrap();
-}
-
-fn init_tracing() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use opentelemetry::trace::TracerProvider as _;
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let _ = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
-            .try_init();
-    });
 }
