@@ -70,6 +70,11 @@ impl super::Store {
             .collect();
         check_order(&all).map_err(|e| anyhow::anyhow!("{service} migrations: {e}"))?;
         let backend = self.db.get_database_backend();
+        if self.all_applied(&all, backend).await {
+            // Nothing to do, and nothing written: a runtime role without DDL
+            // rights starts fine once `smez migrate` has run as the owner.
+            return Ok(0);
+        }
         self.db.execute_unprepared(LEDGER).await?;
         let mut applied_now = 0;
         for migration in &all {
@@ -115,6 +120,30 @@ impl super::Store {
             tracing::info!(service = %service, version = migration.version, name = migration.name, "migration applied");
         }
         Ok(applied_now)
+    }
+}
+
+impl super::Store {
+    /// True when every migration is recorded with its current checksum. Any
+    /// doubt (no ledger yet, an unreadable one, a changed file) says false and
+    /// leaves the verdict to the full run.
+    async fn all_applied(&self, all: &[Migration], backend: DbBackend) -> bool {
+        let Ok(rows) = self
+            .db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT version, checksum FROM smez_migrations",
+            ))
+            .await
+        else {
+            return false;
+        };
+        let recorded: std::collections::HashMap<i64, String> = rows
+            .iter()
+            .filter_map(|row| Some((row.try_get_by_index(0).ok()?, row.try_get_by_index(1).ok()?)))
+            .collect();
+        all.iter()
+            .all(|m| recorded.get(&m.version) == Some(&checksum(m.sql_for(backend))))
     }
 }
 

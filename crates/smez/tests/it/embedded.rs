@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::process::{SERVICES, SERVING, Smez, get_json, grpc_health, temp_dir};
+use crate::process::{SERVICES, SERVING, Smez, get_json, grpc_health, reflected_services, temp_dir};
 
 #[tokio::test]
 async fn serve_all_runs_every_service_in_one_process() {
@@ -29,6 +29,11 @@ async fn serve_all_runs_every_service_in_one_process() {
     assert_eq!(grpc_health(&endpoint, "").await, SERVING);
     for (_, grpc_name) in SERVICES {
         assert_eq!(grpc_health(&endpoint, grpc_name).await, SERVING, "{grpc_name}");
+    }
+    // Server reflection lists every service, so grpcurl works without .proto files.
+    let listed = reflected_services(&endpoint).await;
+    for name in SERVICES.iter().map(|(_, grpc)| *grpc).chain(["grpc.health.v1.Health"]) {
+        assert!(listed.iter().any(|l| l == name), "{name} missing from {listed:?}");
     }
 
     // The gateway reaches every service through the in-process transport,
