@@ -2,6 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
+/// Messages whose fields hold token or payload plaintext.
+const SECRET_MESSAGES: [&str; 7] = [
+    ".smez.vault.v1.SealRequest",
+    ".smez.vault.v1.OpenResponse",
+    ".smez.vault.v1.PutCredentialRequest",
+    ".smez.vault.v1.AccessToken",
+    ".smez.vault.v1.RefreshToken",
+    ".smez.vault.v1.PutPendingTransferRequest",
+    ".smez.vault.v1.PendingTransfer",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = proto_files(&proto_root)?;
@@ -19,6 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     tonic_prost_build::configure()
         .emit_rerun_if_changed(false)
+        // Messages that carry secrets get a redacting Debug (src/redact.rs).
+        .skip_debug(SECRET_MESSAGES)
         .compile_fds(descriptors)?;
     Ok(())
 }

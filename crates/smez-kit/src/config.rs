@@ -63,6 +63,7 @@ pub struct Settings {
     pub bus: BusSettings,
     pub telemetry: TelemetrySettings,
     pub internal_auth: InternalAuthSettings,
+    pub vault: VaultSettings,
     pub shutdown: ShutdownSettings,
     pub services: HashMap<String, String>,
 }
@@ -119,12 +120,49 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct InternalAuthSettings {
     pub signing_key: String,
     pub previous_public_keys: Vec<String>,
     pub token_ttl_secs: u64,
+}
+
+impl std::fmt::Debug for InternalAuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InternalAuthSettings")
+            .field("signing_key", &redacted(&self.signing_key))
+            .field("previous_public_keys", &self.previous_public_keys)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .finish()
+    }
+}
+
+/// How a configured secret prints: whether it is set, never what it is.
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "[redacted]" }
+}
+
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VaultSettings {
+    pub root_key: String,
+    pub root_key_file: String,
+    pub max_seals_per_version: u64,
+    pub rewrap_interval_secs: u64,
+    pub rewrap_batch: u32,
+}
+
+impl std::fmt::Debug for VaultSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultSettings")
+            .field("root_key", &redacted(&self.root_key))
+            .field("root_key_file", &self.root_key_file)
+            .field("max_seals_per_version", &self.max_seals_per_version)
+            .field("rewrap_interval_secs", &self.rewrap_interval_secs)
+            .field("rewrap_batch", &self.rewrap_batch)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -254,6 +292,7 @@ impl Settings {
                 "required in production (generate one with `smez keygen`)",
             ));
         }
+        self.validate_vault()?;
         for service in SERVICES {
             let key = format!("services.{service}");
             match self.services.get(service) {
@@ -271,6 +310,39 @@ impl Settings {
                 format!("services.{unknown}"),
                 format!("unknown service; known: {}", SERVICES.join(", ")),
             ));
+        }
+        Ok(())
+    }
+
+    /// Only the vault process needs its root key; the vault itself refuses to
+    /// start without one in production.
+    fn validate_vault(&self) -> Result<(), ConfigError> {
+        let vault = &self.vault;
+        if !vault.root_key.is_empty() && !vault.root_key_file.is_empty() {
+            return Err(ConfigError::invalid(
+                "vault.root_key",
+                "set either vault.root_key or vault.root_key_file, not both",
+            ));
+        }
+        if !vault.root_key.is_empty() && decoded_len(&vault.root_key) != Some(32) {
+            return Err(ConfigError::invalid(
+                "vault.root_key",
+                "must be base64 of exactly 32 bytes",
+            ));
+        }
+        if !(1..=(1u64 << 31)).contains(&vault.max_seals_per_version) {
+            return Err(ConfigError::invalid(
+                "vault.max_seals_per_version",
+                "must be between 1 and 2^31 (AES-GCM with random nonces allows 2^32 per key at most)",
+            ));
+        }
+        if vault.rewrap_interval_secs == 0 || vault.rewrap_batch == 0 {
+            let key = if vault.rewrap_batch == 0 {
+                "vault.rewrap_batch"
+            } else {
+                "vault.rewrap_interval_secs"
+            };
+            return Err(ConfigError::invalid(key, "must be at least 1"));
         }
         Ok(())
     }
@@ -318,6 +390,14 @@ fn check_url_scheme(key: &str, value: &str, schemes: &[&str]) -> Result<(), Conf
             ),
         )),
     }
+}
+
+fn decoded_len(base64_text: &str) -> Option<usize> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(base64_text.trim())
+        .ok()
+        .map(|bytes| bytes.len())
 }
 
 /// Hides a password in a URL so that errors never print secrets.

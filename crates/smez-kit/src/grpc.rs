@@ -209,10 +209,13 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
     headers.get(METADATA_KEY)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
+/// A service's server as one type, whatever service it is.
+pub type BoxedServer = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+
 /// The gRPC listener of a process: every service it runs, plus the standard
 /// health service (one entry per service) and server reflection.
 pub struct GrpcServer {
-    routes: tonic::service::RoutesBuilder,
+    routes: tonic::service::Routes,
     health: tonic_health::server::HealthReporter,
 }
 
@@ -232,10 +235,13 @@ impl GrpcServer {
             .expect("the embedded descriptor sets are valid");
         let mut routes = tonic::service::RoutesBuilder::default();
         routes.add_service(health_service).add_service(reflection);
-        Self { routes, health }
+        Self {
+            routes: routes.routes(),
+            health,
+        }
     }
 
-    /// Adds a service; it reports NOT_SERVING until [`HealthReporter`] says otherwise.
+    /// Adds a service; it reports NOT_SERVING until [`set_health`] says otherwise.
     pub fn add<S>(&mut self, service: S)
     where
         S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
@@ -246,7 +252,17 @@ impl GrpcServer {
             + 'static,
         S::Future: Send + 'static,
     {
-        self.routes.add_service(service);
+        self.add_named(S::NAME, BoxCloneSyncService::new(service));
+    }
+
+    /// Adds a service under its fully qualified gRPC name (`smez.auth.v1.AuthService`).
+    pub fn add_named(&mut self, grpc_name: &str, service: BoxedServer) {
+        use tower::ServiceExt;
+        let router = std::mem::take(self.routes.axum_router_mut());
+        *self.routes.axum_router_mut() = router.route_service(
+            &format!("/{grpc_name}/{{*rest}}"),
+            service.map_request(|request: http::Request<axum::body::Body>| request.map(Body::new)),
+        );
     }
 
     pub fn health(&self) -> tonic_health::server::HealthReporter {
@@ -260,7 +276,7 @@ impl GrpcServer {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         tonic::transport::Server::builder()
-            .add_routes(self.routes.routes())
+            .add_routes(self.routes)
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
             .await
             .map_err(|e| anyhow::anyhow!("gRPC server: {e}"))

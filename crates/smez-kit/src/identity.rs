@@ -9,9 +9,7 @@
 //! signed by an unknown key or meant for another service.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::Write;
-use std::path::Path;
+use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -37,7 +35,7 @@ pub struct Caller {
 }
 
 /// The user a call is made for, in their active workspace.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OnBehalfOf {
     pub user_id: String,
     pub workspace_id: Option<String>,
@@ -83,7 +81,17 @@ pub struct InternalAuth {
     encoding: EncodingKey,
     decoding: HashMap<String, DecodingKey>,
     ttl_secs: i64,
+    /// Signing and verifying cost tens of microseconds each: a caller reuses
+    /// a token for the first half of its life, and a server remembers the
+    /// exact tokens it already verified until they expire.
+    minted: Mutex<HashMap<MintKey, (String, i64)>>,
+    verified: Mutex<HashMap<(String, String), (Caller, i64)>>,
 }
+
+type MintKey = (String, String, Option<OnBehalfOf>);
+
+/// Verified tokens remembered at most (the cache is cleared when full).
+const VERIFIED_CACHE: usize = 10_000;
 
 impl std::fmt::Debug for InternalAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,6 +130,8 @@ impl InternalAuth {
             encoding: EncodingKey::from_ed_der(&pkcs8),
             decoding,
             ttl_secs: ttl_secs as i64,
+            minted: Mutex::default(),
+            verified: Mutex::default(),
         })
     }
 
@@ -130,7 +140,11 @@ impl InternalAuth {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let signing_key = if settings.internal_auth.signing_key.is_empty() {
             debug_assert_eq!(settings.environment, Environment::Development);
-            load_or_create_dev_key(&settings.data_dir.join("keys/internal-signing.key"))?
+            crate::secret::load_or_create_dev_secret(
+                &settings.data_dir.join("keys/internal-signing.key"),
+                "an internal signing key (set internal_auth.signing_key in production)",
+                || generate_key().signing_key,
+            )?
         } else {
             settings.internal_auth.signing_key.clone()
         };
@@ -144,6 +158,22 @@ impl InternalAuth {
     /// A token for a call from `caller` to `audience`.
     pub fn mint(&self, caller: &str, audience: &str, on_behalf_of: Option<&OnBehalfOf>) -> String {
         let now = chrono::Utc::now().timestamp();
+        let key = (caller.to_owned(), audience.to_owned(), on_behalf_of.cloned());
+        let mut minted = self.minted.lock().expect("token cache lock");
+        if let Some((token, exp)) = minted.get(&key)
+            && exp - now > self.ttl_secs / 2
+        {
+            return token.clone();
+        }
+        let token = self.sign(caller, audience, on_behalf_of, now);
+        if minted.len() >= VERIFIED_CACHE {
+            minted.clear();
+        }
+        minted.insert(key, (token.clone(), now + self.ttl_secs));
+        token
+    }
+
+    fn sign(&self, caller: &str, audience: &str, on_behalf_of: Option<&OnBehalfOf>, now: i64) -> String {
         let claims = Claims {
             iss: format!("{ISSUER_PREFIX}{caller}"),
             sub: caller.to_owned(),
@@ -162,6 +192,23 @@ impl InternalAuth {
 
     /// Checks a token presented to `audience` and returns who sent it.
     pub fn verify(&self, token: &str, audience: &str) -> Result<Caller, Error> {
+        let now = chrono::Utc::now().timestamp();
+        let key = (token.to_owned(), audience.to_owned());
+        if let Some((caller, exp)) = self.verified.lock().expect("token cache lock").get(&key)
+            && *exp > now
+        {
+            return Ok(caller.clone());
+        }
+        let (caller, exp) = self.verify_signed(token, audience)?;
+        let mut verified = self.verified.lock().expect("token cache lock");
+        if verified.len() >= VERIFIED_CACHE {
+            verified.clear();
+        }
+        verified.insert(key, (caller.clone(), exp));
+        Ok(caller)
+    }
+
+    fn verify_signed(&self, token: &str, audience: &str) -> Result<(Caller, i64), Error> {
         let refuse = |why: &str| Error::unauthenticated(format!("internal token refused: {why}"));
         let header = jsonwebtoken::decode_header(token).map_err(|_| refuse("malformed"))?;
         if header.alg != Algorithm::EdDSA {
@@ -192,14 +239,15 @@ impl InternalAuth {
         if claims.iss != format!("{ISSUER_PREFIX}{}", claims.sub) {
             return Err(refuse("issuer does not match subject"));
         }
-        Ok(Caller {
+        let caller = Caller {
             service: claims.sub,
             on_behalf_of: claims.usr.map(|user_id| OnBehalfOf {
                 user_id,
                 workspace_id: claims.wsp,
                 role: claims.rol,
             }),
-        })
+        };
+        Ok((caller, claims.exp))
     }
 }
 
@@ -208,41 +256,3 @@ fn key_id(public_key: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, public_key);
     digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
-
-fn load_or_create_dev_key(path: &Path) -> anyhow::Result<String> {
-    if let Ok(existing) = fs::read_to_string(path) {
-        return Ok(existing);
-    }
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
-    }
-    let key = generate_key();
-    // create_new: if another local process won the race, use its key.
-    match fs::OpenOptions::new().write(true).create_new(true).open(path) {
-        Ok(mut file) => {
-            restrict_permissions(&file);
-            file.write_all(key.signing_key.as_bytes())
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-            tracing::warn!(
-                path = %path.display(),
-                "DEVELOPMENT ONLY: generated an internal signing key; set internal_auth.signing_key in production"
-            );
-            Ok(key.signing_key)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            // The winner may still be writing; its write is one small call.
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            Ok(fs::read_to_string(path)?)
-        }
-        Err(e) => Err(anyhow::anyhow!("creating {}: {e}", path.display())),
-    }
-}
-
-#[cfg(unix)]
-fn restrict_permissions(file: &fs::File) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = file.set_permissions(fs::Permissions::from_mode(0o600));
-}
-
-#[cfg(not(unix))]
-fn restrict_permissions(_file: &fs::File) {}

@@ -6,6 +6,7 @@ pub mod grpc;
 pub mod identity;
 pub mod metrics;
 pub mod modules;
+pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -27,3 +27,5 @@ package!(analytics, "smez.analytics.v1");
 package!(vault, "smez.vault.v1");
 package!(jobs, "smez.jobs.v1");
 package!(events, "smez.events.v1");
+
+mod redact;

@@ -1,18 +1,17 @@
 //! The chassis of a Smez service: what every service crate shares, so each
 //! one only adds its own queries, jobs and tables.
 
-use std::convert::Infallible;
+pub mod sandbox;
+
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use smez_bus::Bus;
-use smez_kit::grpc::{GrpcServer, Guarded, Transport};
-use smez_kit::identity::InternalAuth;
-use smez_kit::metrics::Metrics;
+use smez_kit::grpc::{BoxedServer, Transport};
+use smez_kit::{CancellationToken, Settings};
 use smez_proto::common::v1::{Caller, ServiceInfo};
 use smez_store::{Migration, Store};
 use tonic::body::Body;
-use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 
 pub use futures_util;
@@ -22,8 +21,11 @@ pub use tonic;
 /// What one service instance works with.
 pub struct ServiceContext {
     pub name: &'static str,
+    pub settings: Arc<Settings>,
     pub store: Store,
     pub bus: Bus,
+    /// Cancelled when the process stops; background tasks watch it.
+    pub shutdown: CancellationToken,
 }
 
 impl ServiceContext {
@@ -56,9 +58,6 @@ impl ServiceContext {
     }
 }
 
-/// A service's server as callers in the same process reach it.
-pub type LocalServer = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
-
 /// What the binary needs to run a service.
 #[derive(Clone, Copy)]
 pub struct ServiceDef {
@@ -66,36 +65,53 @@ pub struct ServiceDef {
     /// The fully qualified gRPC service name, also its `grpc.health.v1` entry.
     pub grpc_name: &'static str,
     pub migrations: &'static [Migration],
-    /// Adds the guarded server to `grpc` and returns it for in-process callers.
-    pub mount: fn(Arc<ServiceContext>, &Arc<InternalAuth>, &Metrics, &mut GrpcServer) -> LocalServer,
+    /// Builds the service's gRPC server. The binary wraps it in the
+    /// internal-identity guard and serves it locally and on the network.
+    pub build: fn(Arc<ServiceContext>) -> BoxFuture<'static, anyhow::Result<BoxedServer>>,
     /// Calls `GetServiceInfo` over a transport to this service.
     pub describe: fn(Transport) -> BoxFuture<'static, Result<ServiceInfo, tonic::Status>>,
 }
 
-/// Wraps `server` in the internal-identity guard, adds it to `grpc`, and
-/// returns the same guarded server for in-process calls.
-pub fn mount<S>(
-    server: S,
-    name: &'static str,
-    auth: &Arc<InternalAuth>,
-    metrics: &Metrics,
-    grpc: &mut GrpcServer,
-) -> LocalServer
+/// Boxes a generated server so every service has one type.
+pub fn boxed<S>(server: S) -> BoxedServer
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + NamedService
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = std::convert::Infallible>
         + Clone
         + Send
         + Sync
         + 'static,
     S::Future: Send + 'static,
 {
-    let guarded = Guarded::new(server, name, auth.clone(), metrics.clone());
-    grpc.add(guarded.clone());
-    BoxCloneSyncService::new(guarded)
+    BoxCloneSyncService::new(server)
 }
 
-/// Declares a service crate's gRPC API type and its [`ServiceDef`]:
+/// The [`ServiceDef`] of a service crate whose gRPC server is `$server`,
+/// built by `$build: async fn(Arc<ServiceContext>) -> anyhow::Result<BoxedServer>`.
+#[macro_export]
+macro_rules! service_def {
+    ($pkg:ident, $server_mod:ident :: $server:ident, $client_mod:ident :: $client:ident, $migrations:expr, $build:expr) => {
+        /// How the `smez` binary runs this service.
+        pub fn definition() -> $crate::ServiceDef {
+            $crate::ServiceDef {
+                name: stringify!($pkg),
+                grpc_name: $crate::smez_proto::$pkg::v1::$server_mod::SERVICE_NAME,
+                migrations: $migrations,
+                build: |ctx| Box::pin($build(ctx)),
+                describe: |transport| {
+                    let mut client = $crate::smez_proto::$pkg::v1::$client_mod::$client::new(transport);
+                    Box::pin(async move {
+                        client
+                            .get_service_info($crate::smez_proto::common::v1::GetServiceInfoRequest {})
+                            .await
+                            .map(|response| response.into_inner())
+                    })
+                },
+            }
+        }
+    };
+}
+
+/// A service whose only query so far is `GetServiceInfo`:
 /// `define_service!(auth::{AuthApi, auth_service_server::{AuthService, AuthServiceServer},
 /// auth_service_client::AuthServiceClient}, MIGRATIONS);`
 #[macro_export]
@@ -118,26 +134,16 @@ macro_rules! define_service {
             }
         }
 
-        /// How the `smez` binary runs this service.
-        pub fn definition() -> $crate::ServiceDef {
-            type Server = $crate::smez_proto::$pkg::v1::$server_mod::$server<$api>;
-            $crate::ServiceDef {
-                name: stringify!($pkg),
-                grpc_name: <Server as $crate::tonic::server::NamedService>::NAME,
-                migrations: $migrations,
-                mount: |ctx, auth, metrics, grpc| {
-                    $crate::mount(Server::new($api { ctx }), stringify!($pkg), auth, metrics, grpc)
-                },
-                describe: |transport| {
-                    let mut client = $crate::smez_proto::$pkg::v1::$client_mod::$client::new(transport);
-                    Box::pin(async move {
-                        client
-                            .get_service_info($crate::smez_proto::common::v1::GetServiceInfoRequest {})
-                            .await
-                            .map(|response| response.into_inner())
-                    })
-                },
+        $crate::service_def!(
+            $pkg,
+            $server_mod::$server,
+            $client_mod::$client,
+            $migrations,
+            |ctx| async move {
+                Ok($crate::boxed(
+                    $crate::smez_proto::$pkg::v1::$server_mod::$server::new($api { ctx }),
+                ))
             }
-        }
+        );
     };
 }

@@ -89,11 +89,22 @@ impl Store {
                         .map_err(|e| anyhow::anyhow!("{service} database: creating {}: {e}", dir.display()))?;
                 }
                 let url = format!("sqlite://{}?mode=rwc", path.display());
-                let db = Database::connect(options(url, max_connections, None))
+                let mut options = options(url, max_connections, None);
+                // On every pooled connection: WAL lets readers run beside the one
+                // writer; NORMAL sync in WAL mode survives a crash of the process
+                // (not of the machine's power) without an fsync per commit; a
+                // writer waits for the lock instead of failing at once.
+                options.map_sqlx_sqlite_opts(|sqlite| {
+                    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                    sqlite
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                });
+                let db = Database::connect(options)
                     .await
                     .map_err(|e| anyhow::anyhow!("{service} database: opening {}: {e}", path.display()))?;
-                // WAL lets readers run beside the one writer.
-                db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
                 (db, Backend::Sqlite)
             }
             Location::Postgres { url, schema } => {
@@ -200,6 +211,31 @@ impl Store {
     pub async fn close(self) -> Result<(), sea_orm::DbErr> {
         self.db.close().await
     }
+}
+
+/// A statement written with `?` placeholders, numbered `$1, $2, …` for
+/// PostgreSQL. (Placeholders only: never put `?` inside a string literal.)
+pub fn statement<I>(backend: DbBackend, sql: &str, values: I) -> Statement
+where
+    I: IntoIterator<Item = sea_orm::Value>,
+{
+    let sql = match backend {
+        DbBackend::Postgres => {
+            let mut numbered = String::with_capacity(sql.len() + 8);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    numbered.push_str(&format!("${n}"));
+                } else {
+                    numbered.push(c);
+                }
+            }
+            numbered
+        }
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 fn options(url: String, max_connections: u32, schema: Option<&str>) -> ConnectOptions {

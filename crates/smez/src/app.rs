@@ -11,12 +11,12 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use axum::Router;
 use smez_bus::Bus;
-use smez_kit::grpc::{ClientFactory, GrpcServer, bind, set_health};
+use smez_kit::grpc::{BoxedServer, ClientFactory, GrpcServer, Guarded, bind, set_health};
 use smez_kit::identity::InternalAuth;
 use smez_kit::metrics::Metrics;
 use smez_kit::modules::{ModuleState, Readiness, ops_router, record_http};
 use smez_kit::{CancellationToken, Settings};
-use smez_service::{LocalServer, ServiceContext, ServiceDef};
+use smez_service::{ServiceContext, ServiceDef};
 use smez_store::{Location, Store};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
@@ -145,16 +145,25 @@ async fn start_modules(
     readiness.set("bus", ModuleState::Running);
 
     let mut grpc = GrpcServer::new();
-    let mut locals: HashMap<&'static str, LocalServer> = HashMap::new();
+    let mut locals: HashMap<&'static str, BoxedServer> = HashMap::new();
+    let shared_settings = Arc::new(settings.clone());
     for name in &plan.services {
         let def = definition(name);
         let store = open_store(settings, &def).await?;
         let ctx = Arc::new(ServiceContext {
             name: def.name,
+            settings: shared_settings.clone(),
             store,
             bus: bus.clone(),
+            shutdown: shutdown.clone(),
         });
-        locals.insert(def.name, (def.mount)(ctx, &auth, metrics, &mut grpc));
+        let server = (def.build)(ctx)
+            .await
+            .with_context(|| format!("starting the {} service", def.name))?;
+        // One guard for every service, on both paths: network and in-process.
+        let guarded = smez_service::boxed(Guarded::new(server, def.name, auth.clone(), metrics.clone()));
+        grpc.add_named(def.grpc_name, guarded.clone());
+        locals.insert(def.name, guarded);
     }
     for worker in &plan.workers {
         // A worker pool writes its service's database; opening it applies any

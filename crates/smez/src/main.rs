@@ -2,6 +2,7 @@
 
 mod app;
 mod targets;
+mod vault_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,8 +42,13 @@ enum Command {
         #[arg(default_value = "all")]
         targets: String,
     },
-    /// Prints a new internal signing key for `internal_auth.signing_key`.
+    /// Prints new keys: the internal signing key and the vault root key.
     Keygen,
+    /// Key management of a running vault (over gRPC, as `operator`).
+    Vault {
+        #[command(subcommand)]
+        command: vault_cli::VaultCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +120,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Vault { command } => vault_cli::run(&settings, command).await,
         Command::Keygen => unreachable!("handled before loading configuration"),
     }
 }

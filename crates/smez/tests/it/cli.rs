@@ -63,3 +63,23 @@ fn keygen_prints_a_usable_key() {
     smez_kit::identity::InternalAuth::new(key, &[], 60).expect("the key loads");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_vault_refuses_to_start_in_production_without_a_root_key() {
+    let dir = temp_dir("cli-vault-root");
+    let key = smez_kit::identity::generate_key().signing_key;
+    let env = [
+        ("SMEZ_ENVIRONMENT", "production"),
+        ("SMEZ_INTERNAL_AUTH__SIGNING_KEY", key.as_str()),
+        ("SMEZ_HTTP__LISTEN", "127.0.0.1:0"),
+        ("SMEZ_GRPC__LISTEN", "127.0.0.1:0"),
+    ];
+    let (code, _, stderr) = run(&["serve", "all", "--data-dir", "data"], &env, &dir);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("vault.root_key: required in production"), "{stderr}");
+    assert!(
+        !dir.join("data/keys/vault-root.key").exists(),
+        "nothing generated in production"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -78,6 +78,18 @@ async fn serve_all_runs_every_service_in_one_process() {
         "the refused call is counted"
     );
 
+    // The operator command reaches the vault of the running process.
+    let (code, stdout, stderr) = crate::process::run(
+        &["vault", "status", "--data-dir", data_dir.to_str().unwrap()],
+        &[("SMEZ_SERVICES__VAULT", endpoint.as_str())],
+        &dir,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("oauth-tokens") && stdout.contains("current v1"),
+        "{stdout}"
+    );
+
     // SIGTERM: a clean, successful exit.
     let status = smez.terminate();
     assert!(status.success(), "exit {status}:\n{}", smez.log());
