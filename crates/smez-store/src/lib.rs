@@ -180,19 +180,11 @@ impl Store {
         message_id: &str,
         kind: &str,
     ) -> Result<bool, sea_orm::DbErr> {
-        let backend = txn.get_database_backend();
-        let sql = match backend {
-            DbBackend::Postgres => {
-                "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING"
-            }
-            _ => {
-                "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES (?, ?, ?) ON CONFLICT (message_id) DO NOTHING"
-            }
-        };
         let result = txn
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
+            .execute_raw(statement(
+                txn.get_database_backend(),
+                "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES (?, ?, ?) \
+                 ON CONFLICT (message_id) DO NOTHING",
                 [
                     message_id.into(),
                     kind.into(),

@@ -104,9 +104,9 @@ impl super::Store {
                     )
                 })?;
             }
-            txn.execute_raw(Statement::from_sql_and_values(
+            txn.execute_raw(crate::statement(
                 backend,
-                insert_sql(backend),
+                "INSERT INTO smez_migrations (version, name, checksum, applied_at_ms) VALUES (?, ?, ?, ?)",
                 [
                     migration.version.into(),
                     migration.name.into(),
@@ -162,23 +162,14 @@ async fn recorded_checksum(
     backend: DbBackend,
     version: i64,
 ) -> Result<Option<String>, sea_orm::DbErr> {
-    let sql = match backend {
-        DbBackend::Postgres => "SELECT checksum FROM smez_migrations WHERE version = $1",
-        _ => "SELECT checksum FROM smez_migrations WHERE version = ?",
-    };
     let row = txn
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [version.into()]))
+        .query_one_raw(crate::statement(
+            backend,
+            "SELECT checksum FROM smez_migrations WHERE version = ?",
+            [version.into()],
+        ))
         .await?;
     row.map(|r| r.try_get_by_index::<String>(0)).transpose()
-}
-
-fn insert_sql(backend: DbBackend) -> &'static str {
-    match backend {
-        DbBackend::Postgres => {
-            "INSERT INTO smez_migrations (version, name, checksum, applied_at_ms) VALUES ($1, $2, $3, $4)"
-        }
-        _ => "INSERT INTO smez_migrations (version, name, checksum, applied_at_ms) VALUES (?, ?, ?, ?)",
-    }
 }
 
 fn check_order(migrations: &[Migration]) -> Result<(), String> {

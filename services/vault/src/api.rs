@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use smez_kit::secret::SecretString;
 use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
 use smez_proto::vault::v1::vault_service_server::VaultService;
 use smez_proto::vault::v1::{
@@ -90,6 +91,37 @@ impl VaultApi {
             .credential_of(workspace, connection)
             .await?
             .ok_or(VaultError::NotFound("credential"))
+    }
+
+    /// Opens one token of a stored credential and records who opened it and why.
+    async fn open_stored(
+        &self,
+        caller: &str,
+        reference: &CredentialRef,
+        field: &'static str,
+    ) -> Result<(CredentialRow, SecretString), VaultError> {
+        let row = self.credential(reference).await?;
+        let sealed = match field {
+            ACCESS_TOKEN => Some(row.access_token.as_str()),
+            _ => row.refresh_token.as_deref(),
+        }
+        .ok_or(VaultError::NotFound("refresh token"))?;
+        let token = open_token(&self.keyring, &row.workspace_id, &row.connection_id, field, sealed).await?;
+        self.log(Access {
+            caller,
+            action: if field == ACCESS_TOKEN {
+                "open_access_token"
+            } else {
+                "open_refresh_token"
+            },
+            workspace_id: Some(&row.workspace_id),
+            owner_id: Some(&row.connection_id),
+            purpose: &reference.purpose,
+            key_name: Some(TOKENS),
+            key_version: Some(row.key_version),
+        })
+        .await?;
+        Ok((row, token))
     }
 
     async fn key_status(&self, key_name: &str) -> Result<KeyStatus, VaultError> {
@@ -193,26 +225,7 @@ impl VaultService for VaultApi {
 
     async fn get_access_token(&self, request: Request<CredentialRef>) -> Result<Response<AccessToken>, Status> {
         let caller = self.caller(&request, Action::GetAccessToken)?;
-        let reference = request.get_ref();
-        let row = self.credential(reference).await?;
-        let token = open_token(
-            &self.keyring,
-            &row.workspace_id,
-            &row.connection_id,
-            ACCESS_TOKEN,
-            &row.access_token,
-        )
-        .await?;
-        self.log(Access {
-            caller: &caller,
-            action: "open_access_token",
-            workspace_id: Some(&row.workspace_id),
-            owner_id: Some(&row.connection_id),
-            purpose: &reference.purpose,
-            key_name: Some(TOKENS),
-            key_version: Some(row.key_version),
-        })
-        .await?;
+        let (row, token) = self.open_stored(&caller, request.get_ref(), ACCESS_TOKEN).await?;
         Ok(Response::new(AccessToken {
             access_token: token.expose().to_owned(),
             access_expires_at_ms: row.access_expires_at_ms,
@@ -223,30 +236,7 @@ impl VaultService for VaultApi {
 
     async fn get_refresh_token(&self, request: Request<CredentialRef>) -> Result<Response<RefreshToken>, Status> {
         let caller = self.caller(&request, Action::GetRefreshToken)?;
-        let reference = request.get_ref();
-        let row = self.credential(reference).await?;
-        let sealed = row
-            .refresh_token
-            .as_deref()
-            .ok_or(VaultError::NotFound("refresh token"))?;
-        let token = open_token(
-            &self.keyring,
-            &row.workspace_id,
-            &row.connection_id,
-            REFRESH_TOKEN,
-            sealed,
-        )
-        .await?;
-        self.log(Access {
-            caller: &caller,
-            action: "open_refresh_token",
-            workspace_id: Some(&row.workspace_id),
-            owner_id: Some(&row.connection_id),
-            purpose: &reference.purpose,
-            key_name: Some(TOKENS),
-            key_version: Some(row.key_version),
-        })
-        .await?;
+        let (row, token) = self.open_stored(&caller, request.get_ref(), REFRESH_TOKEN).await?;
         Ok(Response::new(RefreshToken {
             refresh_token: token.expose().to_owned(),
             refresh_expires_at_ms: row.refresh_expires_at_ms,

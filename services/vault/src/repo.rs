@@ -268,6 +268,20 @@ impl Repo {
         Ok(updated == 1)
     }
 
+    const PENDING_COLUMNS: &str = "id, workspace_id, user_id, provider, payload, key_version, expires_at_ms";
+
+    fn pending(row: &QueryResult) -> Result<PendingRow, DbErr> {
+        Ok(PendingRow {
+            id: row.try_get_by_index(0)?,
+            workspace_id: row.try_get_by_index(1)?,
+            user_id: row.try_get_by_index(2)?,
+            provider: row.try_get_by_index(3)?,
+            payload: row.try_get_by_index(4)?,
+            key_version: row.try_get_by_index::<i64>(5)? as u32,
+            expires_at_ms: row.try_get_by_index(6)?,
+        })
+    }
+
     pub async fn put_pending(&self, row: &PendingRow) -> Result<(), DbErr> {
         self.execute(
             "INSERT INTO vault_pending_transfers (id, workspace_id, user_id, provider, payload, key_version, expires_at_ms) \
@@ -288,25 +302,18 @@ impl Repo {
 
     /// Deletes and returns a live pending transfer: whoever deletes it owns it (single use).
     pub async fn take_pending(&self, id: &str, workspace_id: &str, user_id: &str) -> Result<Option<PendingRow>, DbErr> {
+        let sql = format!(
+            "SELECT {} FROM vault_pending_transfers \
+             WHERE id = ? AND workspace_id = ? AND user_id = ? AND expires_at_ms > ?",
+            Self::PENDING_COLUMNS
+        );
         let rows = self
-            .query(
-                "SELECT id, workspace_id, user_id, provider, payload, key_version, expires_at_ms \
-                 FROM vault_pending_transfers WHERE id = ? AND workspace_id = ? AND user_id = ? AND expires_at_ms > ?",
-                [id.into(), workspace_id.into(), user_id.into(), now_ms().into()],
-            )
+            .query(&sql, [id.into(), workspace_id.into(), user_id.into(), now_ms().into()])
             .await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let pending = PendingRow {
-            id: row.try_get_by_index(0)?,
-            workspace_id: row.try_get_by_index(1)?,
-            user_id: row.try_get_by_index(2)?,
-            provider: row.try_get_by_index(3)?,
-            payload: row.try_get_by_index(4)?,
-            key_version: row.try_get_by_index::<i64>(5)? as u32,
-            expires_at_ms: row.try_get_by_index(6)?,
-        };
+        let pending = Self::pending(row)?;
         let claimed = self
             .execute("DELETE FROM vault_pending_transfers WHERE id = ?", [id.into()])
             .await?;
@@ -323,26 +330,14 @@ impl Repo {
     }
 
     pub async fn pending_older_than(&self, current: u32, limit: u32) -> Result<Vec<PendingRow>, DbErr> {
+        let sql = format!(
+            "SELECT {} FROM vault_pending_transfers WHERE key_version < ? ORDER BY key_version LIMIT ?",
+            Self::PENDING_COLUMNS
+        );
         let rows = self
-            .query(
-                "SELECT id, workspace_id, user_id, provider, payload, key_version, expires_at_ms \
-                 FROM vault_pending_transfers WHERE key_version < ? ORDER BY key_version LIMIT ?",
-                [i64::from(current).into(), i64::from(limit).into()],
-            )
+            .query(&sql, [i64::from(current).into(), i64::from(limit).into()])
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(PendingRow {
-                    id: row.try_get_by_index(0)?,
-                    workspace_id: row.try_get_by_index(1)?,
-                    user_id: row.try_get_by_index(2)?,
-                    provider: row.try_get_by_index(3)?,
-                    payload: row.try_get_by_index(4)?,
-                    key_version: row.try_get_by_index::<i64>(5)? as u32,
-                    expires_at_ms: row.try_get_by_index(6)?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::pending).collect()
     }
 
     pub async fn rewrap_pending(
