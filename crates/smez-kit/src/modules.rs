@@ -101,16 +101,20 @@ async fn prometheus(State(state): State<OpsState>) -> Response {
         .into_response()
 }
 
-/// Records every HTTP request by its route template (never the raw path, which
-/// would explode label cardinality).
+/// Runs every HTTP request in a span that continues the caller's trace (a
+/// frontend may send `traceparent`), and records it by its route template
+/// (never the raw path, which would explode label cardinality).
 pub async fn record_http(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    use tracing::Instrument;
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
+    let span = tracing::info_span!("http.request", http.method = %method, http.route = %route);
+    crate::telemetry::set_parent(&span, crate::telemetry::extract_headers(request.headers()));
+    let response = next.run(request).instrument(span).await;
     metrics.observe_http(
         HttpLabels {
             method,

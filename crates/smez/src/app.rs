@@ -214,15 +214,19 @@ async fn start_modules(
                 transport,
             });
         }
-        let _ = gateway_slot.set(smez_gateway::router(upstreams));
+        let gateway =
+            smez_gateway::router(upstreams).layer(axum::middleware::from_fn_with_state(metrics.clone(), record_http));
+        let _ = gateway_slot.set(gateway);
         readiness.set("gateway", ModuleState::Running);
     }
     Ok(bus)
 }
 
-/// Ops routes always; everything else goes to the gateway once it is up.
+/// Ops routes always; everything else goes to the gateway once it is up
+/// (each router records its own requests, by its own route templates).
 fn http_router(readiness: Readiness, metrics: Metrics, gateway: Arc<OnceLock<Router>>) -> Router {
     ops_router(readiness, metrics.clone())
+        .layer(axum::middleware::from_fn_with_state(metrics, record_http))
         .fallback(move |request: axum::extract::Request| {
             let gateway = gateway.clone();
             async move {
@@ -235,7 +239,6 @@ fn http_router(readiness: Readiness, metrics: Metrics, gateway: Arc<OnceLock<Rou
                 }
             }
         })
-        .layer(axum::middleware::from_fn_with_state(metrics, record_http))
 }
 
 trait IntoResponseInfallible {

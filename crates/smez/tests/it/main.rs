@@ -6,3 +6,4 @@ mod cli;
 mod distributed;
 mod embedded;
 mod process;
+mod telemetry;
