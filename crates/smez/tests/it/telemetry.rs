@@ -11,8 +11,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest
 
 use crate::process::{SERVICES, Smez, temp_dir};
 
+/// (span name, trace id) of every span received.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 #[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Vec<(String, Vec<u8>)>>>);
+struct Collector(Received);
 
 #[tonic::async_trait]
 impl TraceService for Collector {
