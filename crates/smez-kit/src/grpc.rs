@@ -163,8 +163,12 @@ where
         // The clone that was polled ready serves this call (tower's usual swap).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let method = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
-        let span = tracing::info_span!("grpc.server", rpc.service = self.service, rpc.method = %method);
+        let mut method = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
+        let span = tracing::info_span!(
+            "grpc.server",
+            rpc.service = self.service,
+            rpc.method = tracing::field::Empty
+        );
         telemetry::set_parent(&span, telemetry::extract_headers(request.headers()));
         let verified = bearer(request.headers())
             .ok_or_else(|| Error::unauthenticated("internal token missing"))
@@ -176,11 +180,14 @@ where
                 let started = Instant::now();
                 let response = match verified {
                     Ok(caller) => {
+                        tracing::Span::current().record("rpc.method", method.as_str());
                         request.extensions_mut().insert(caller);
                         inner.call(request).await?
                     }
                     Err(refused) => {
                         tracing::warn!(reason = %refused.message, "internal call refused");
+                        // Unauthenticated callers choose the path: never a label.
+                        method = "(refused)".to_owned();
                         tonic::Status::from(refused).into_http()
                     }
                 };

@@ -204,7 +204,8 @@ impl VaultService for VaultApi {
             message.refresh_token.as_deref(),
         )
         .await?;
-        self.repo
+        let written = self
+            .repo
             .put_credential(&CredentialRow {
                 connection_id: connection.to_owned(),
                 workspace_id: workspace.to_owned(),
@@ -218,6 +219,11 @@ impl VaultService for VaultApi {
             })
             .await
             .map_err(VaultError::from)?;
+        if !written {
+            return Err(
+                VaultError::Precondition(format!("connection {connection} belongs to another workspace")).into(),
+            );
+        }
         Ok(Response::new(PutCredentialResponse {
             key_version: sealed.version,
         }))
@@ -319,11 +325,15 @@ impl VaultService for VaultApi {
         let user = required("user_id", &message.user_id)?;
         let row = self
             .repo
-            .take_pending(id, workspace, user)
+            .find_pending(id, workspace, user)
             .await
             .map_err(VaultError::from)?
             .ok_or(VaultError::NotFound("pending transfer"))?;
+        // Open first, claim second: a row that does not open is not consumed.
         let payload = open_pending(&self.keyring, workspace, id, user, &row.payload).await?;
+        if !self.repo.claim_pending(id).await.map_err(VaultError::from)? {
+            return Err(VaultError::NotFound("pending transfer").into());
+        }
         self.log(Access {
             caller: &caller,
             action: "take_pending_transfer",
@@ -381,10 +391,12 @@ impl VaultService for VaultApi {
     async fn rewrap(&self, request: Request<RewrapRequest>) -> Result<Response<RewrapResponse>, Status> {
         self.caller(&request, Action::ManageKeys)?;
         let key_name = &request.get_ref().key_name;
-        if !key_name.is_empty() && !KEY_NAMES.contains(&key_name.as_str()) {
-            return Err(VaultError::UnknownKey(key_name.chars().take(64).collect()).into());
-        }
-        let progress = rewrap::run(&self.keyring, &self.repo, self.rewrap_batch).await?;
+        let only = match key_name.as_str() {
+            "" => None,
+            name if KEY_NAMES.contains(&name) => Some(name),
+            other => return Err(VaultError::UnknownKey(other.chars().take(64).collect()).into()),
+        };
+        let progress = rewrap::run(&self.keyring, &self.repo, self.rewrap_batch, only).await?;
         Ok(Response::new(RewrapResponse {
             rewrapped: progress.rewrapped,
             remaining: progress.remaining,

@@ -92,8 +92,10 @@ struct KeyState {
     min_decryption: u32,
     /// Seals done by the current version (as far as this process knows).
     used: u64,
-    /// Seals the database has reserved for the current version.
+    /// Seals the database has reserved for the current version, for this process.
     reserved: u64,
+    /// Seals reserved for the current version by every replica (the database total).
+    total_seals: u64,
 }
 
 /// What the status of a key shows.
@@ -164,15 +166,23 @@ impl Keyring {
             min_decryption,
             used: current.seals_reserved,
             reserved: current.seals_reserved,
+            total_seals: current.seals_reserved,
         };
-        // Same current version: keep this process's count and its reserved
-        // block (the database total includes other replicas' blocks).
-        let previous = keys.insert(name, fresh);
-        if let (Some(previous), Some(state)) = (previous, keys.get_mut(name))
-            && previous.current == state.current
-        {
-            state.used = previous.used;
-            state.reserved = previous.reserved;
+        match keys.get_mut(name) {
+            None => {
+                keys.insert(name, fresh);
+            }
+            // Versions and the minimum only ever grow: a snapshot read before a
+            // concurrent rotation or retirement must not roll this replica back.
+            Some(state) if fresh.current < state.current || fresh.min_decryption < state.min_decryption => {}
+            // Same current version: keep this process's count and its reserved
+            // block (the database total includes other replicas' blocks).
+            Some(state) if fresh.current == state.current => {
+                state.versions = fresh.versions;
+                state.min_decryption = fresh.min_decryption;
+                state.total_seals = fresh.total_seals;
+            }
+            Some(state) => *state = fresh,
         }
         Ok(())
     }
@@ -246,16 +256,17 @@ impl Keyring {
                 seals = reserved,
                 "key version spent; rotating"
             );
-            return self.rotate_locked(name).await.map(drop);
+            return self.rotate_locked(name, Some(current)).await.map(drop);
         }
         let block = RESERVATION_BLOCK.min(self.max_seals - reserved);
+        // Atomic increment-and-read: [total - block, total) is ours alone.
         let total = self.repo.reserve_seals(name, current, block).await?;
         let mut keys = self.keys.lock().expect("keyring lock");
         let state = keys.get_mut(name).expect("loaded");
         if state.current == current {
-            // Other replicas reserve from the same row: our block ends at `total`.
-            state.used = state.used.max(total - block);
+            state.used = total - block;
             state.reserved = total.min(self.max_seals);
+            state.total_seals = total;
         }
         Ok(())
     }
@@ -264,12 +275,18 @@ impl Keyring {
     pub async fn rotate(&self, name: &str) -> Result<u32, VaultError> {
         let name = Self::known(name)?;
         let _change = self.changes.lock().await;
-        self.rotate_locked(name).await
+        self.rotate_locked(name, None).await
     }
 
-    async fn rotate_locked(&self, name: &'static str) -> Result<u32, VaultError> {
+    /// Adds a version after the newest one. With `only_if_current`, does
+    /// nothing when another replica already rotated past that version.
+    async fn rotate_locked(&self, name: &'static str, only_if_current: Option<u32>) -> Result<u32, VaultError> {
         self.reload(name).await?;
-        let next = self.keys.lock().expect("keyring lock")[name].current + 1;
+        let current = self.keys.lock().expect("keyring lock")[name].current;
+        if only_if_current.is_some_and(|spent| spent != current) {
+            return Ok(current);
+        }
+        let next = current + 1;
         if !self.add_version(name, next).await? {
             tracing::info!(key = name, version = next, "another vault replica rotated first");
         }
@@ -354,7 +371,7 @@ impl Keyring {
         Ok(KeyInfo {
             current: state.current,
             min_decryption: state.min_decryption,
-            current_seals: state.used.max(state.reserved),
+            current_seals: state.total_seals,
         })
     }
 

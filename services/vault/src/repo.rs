@@ -124,17 +124,14 @@ impl Repo {
         Ok(inserted == 1)
     }
 
-    /// Reserves `block` more seals for a version and returns the new total.
+    /// Reserves `block` more seals for a version and returns the new total,
+    /// in one statement (so concurrent replicas get disjoint blocks).
     pub async fn reserve_seals(&self, key_name: &str, version: u32, block: u64) -> Result<u64, DbErr> {
-        self.execute(
-            "UPDATE vault_key_versions SET seals_reserved = seals_reserved + ? WHERE key_name = ? AND version = ?",
-            [(block as i64).into(), key_name.into(), i64::from(version).into()],
-        )
-        .await?;
         let rows = self
             .query(
-                "SELECT seals_reserved FROM vault_key_versions WHERE key_name = ? AND version = ?",
-                [key_name.into(), i64::from(version).into()],
+                "UPDATE vault_key_versions SET seals_reserved = seals_reserved + ? \
+                 WHERE key_name = ? AND version = ? RETURNING seals_reserved",
+                [(block as i64).into(), key_name.into(), i64::from(version).into()],
             )
             .await?;
         let total = rows
@@ -166,31 +163,35 @@ impl Repo {
         .map(drop)
     }
 
-    pub async fn put_credential(&self, row: &CredentialRow) -> Result<(), DbErr> {
-        self.execute(
-            "INSERT INTO vault_credentials (connection_id, workspace_id, provider, access_token, refresh_token, \
+    /// Stores or replaces a credential. False when the connection id belongs
+    /// to another workspace (it is never moved between workspaces).
+    pub async fn put_credential(&self, row: &CredentialRow) -> Result<bool, DbErr> {
+        let written = self
+            .execute(
+                "INSERT INTO vault_credentials (connection_id, workspace_id, provider, access_token, refresh_token, \
              access_expires_at_ms, refresh_expires_at_ms, scopes, key_version, updated_at_ms) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (connection_id) DO UPDATE SET workspace_id = excluded.workspace_id, \
              provider = excluded.provider, access_token = excluded.access_token, \
              refresh_token = excluded.refresh_token, access_expires_at_ms = excluded.access_expires_at_ms, \
              refresh_expires_at_ms = excluded.refresh_expires_at_ms, scopes = excluded.scopes, \
-             key_version = excluded.key_version, updated_at_ms = excluded.updated_at_ms",
-            [
-                row.connection_id.clone().into(),
-                row.workspace_id.clone().into(),
-                row.provider.clone().into(),
-                row.access_token.clone().into(),
-                row.refresh_token.clone().into(),
-                row.access_expires_at_ms.into(),
-                row.refresh_expires_at_ms.into(),
-                row.scopes.join(" ").into(),
-                i64::from(row.key_version).into(),
-                now_ms().into(),
-            ],
-        )
-        .await
-        .map(drop)
+             key_version = excluded.key_version, updated_at_ms = excluded.updated_at_ms \
+             WHERE vault_credentials.workspace_id = excluded.workspace_id",
+                [
+                    row.connection_id.clone().into(),
+                    row.workspace_id.clone().into(),
+                    row.provider.clone().into(),
+                    row.access_token.clone().into(),
+                    row.refresh_token.clone().into(),
+                    row.access_expires_at_ms.into(),
+                    row.refresh_expires_at_ms.into(),
+                    row.scopes.join(" ").into(),
+                    i64::from(row.key_version).into(),
+                    now_ms().into(),
+                ],
+            )
+            .await?;
+        Ok(written == 1)
     }
 
     const CREDENTIAL_COLUMNS: &str = "connection_id, workspace_id, provider, access_token, refresh_token, \
@@ -243,11 +244,13 @@ impl Repo {
         rows.iter().map(Self::credential).collect()
     }
 
-    /// Replaces a credential's ciphertexts if it is still on `from_version`.
+    /// Replaces a credential's ciphertexts if the row still holds exactly what
+    /// was read (`read_access`): a credential written meanwhile is never
+    /// overwritten with the older tokens.
     pub async fn rewrap_credential(
         &self,
         connection_id: &str,
-        from_version: u32,
+        read_access: &str,
         to_version: u32,
         access_token: &str,
         refresh_token: Option<&str>,
@@ -255,13 +258,13 @@ impl Repo {
         let updated = self
             .execute(
                 "UPDATE vault_credentials SET access_token = ?, refresh_token = ?, key_version = ? \
-                 WHERE connection_id = ? AND key_version = ?",
+                 WHERE connection_id = ? AND access_token = ?",
                 [
                     access_token.into(),
                     refresh_token.map(str::to_owned).into(),
                     i64::from(to_version).into(),
                     connection_id.into(),
-                    i64::from(from_version).into(),
+                    read_access.into(),
                 ],
             )
             .await?;
@@ -300,8 +303,8 @@ impl Repo {
         .map(drop)
     }
 
-    /// Deletes and returns a live pending transfer: whoever deletes it owns it (single use).
-    pub async fn take_pending(&self, id: &str, workspace_id: &str, user_id: &str) -> Result<Option<PendingRow>, DbErr> {
+    /// A live pending transfer of this workspace and user.
+    pub async fn find_pending(&self, id: &str, workspace_id: &str, user_id: &str) -> Result<Option<PendingRow>, DbErr> {
         let sql = format!(
             "SELECT {} FROM vault_pending_transfers \
              WHERE id = ? AND workspace_id = ? AND user_id = ? AND expires_at_ms > ?",
@@ -310,14 +313,15 @@ impl Repo {
         let rows = self
             .query(&sql, [id.into(), workspace_id.into(), user_id.into(), now_ms().into()])
             .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let pending = Self::pending(row)?;
+        rows.first().map(Self::pending).transpose()
+    }
+
+    /// Deletes a pending transfer; whoever deletes it owns it (single use).
+    pub async fn claim_pending(&self, id: &str) -> Result<bool, DbErr> {
         let claimed = self
             .execute("DELETE FROM vault_pending_transfers WHERE id = ?", [id.into()])
             .await?;
-        Ok((claimed == 1).then_some(pending))
+        Ok(claimed == 1)
     }
 
     /// Deletes expired pending transfers; returns how many.
@@ -340,21 +344,22 @@ impl Repo {
         rows.iter().map(Self::pending).collect()
     }
 
+    /// Replaces a pending payload if the row still holds exactly what was read.
     pub async fn rewrap_pending(
         &self,
         id: &str,
-        from_version: u32,
+        read_payload: &str,
         to_version: u32,
         payload: &str,
     ) -> Result<bool, DbErr> {
         let updated = self
             .execute(
-                "UPDATE vault_pending_transfers SET payload = ?, key_version = ? WHERE id = ? AND key_version = ?",
+                "UPDATE vault_pending_transfers SET payload = ?, key_version = ? WHERE id = ? AND payload = ?",
                 [
                     payload.into(),
                     i64::from(to_version).into(),
                     id.into(),
-                    i64::from(from_version).into(),
+                    read_payload.into(),
                 ],
             )
             .await?;

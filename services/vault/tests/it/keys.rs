@@ -45,6 +45,15 @@ async fn rotate_then_rewrap_moves_everything_to_the_new_version(db: Db) {
         .await
         .unwrap();
 
+    // A rewrap limited to another key leaves these rows alone.
+    let other = operator
+        .rewrap(RewrapRequest {
+            key_name: "pending-transfers".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(other.rewrapped, 0);
     let rewrapped = operator.rewrap(RewrapRequest::default()).await.unwrap().into_inner();
     assert_eq!((rewrapped.rewrapped, rewrapped.remaining), (25, 0));
     let status = operator.get_key_status(key("oauth-tokens")).await.unwrap().into_inner();
