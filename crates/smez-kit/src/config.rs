@@ -124,7 +124,7 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 pub struct InternalAuthSettings {
     pub signing_key: String,
-    pub previous_public_keys: Vec<String>,
+    pub trusted_keys: Vec<String>,
     pub token_ttl_secs: u64,
 }
 
@@ -132,7 +132,7 @@ impl std::fmt::Debug for InternalAuthSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InternalAuthSettings")
             .field("signing_key", &redacted(&self.signing_key))
-            .field("previous_public_keys", &self.previous_public_keys)
+            .field("trusted_keys", &self.trusted_keys)
             .field("token_ttl_secs", &self.token_ttl_secs)
             .finish()
     }
@@ -206,7 +206,7 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("bus.retry_delays_ms")
-            .with_list_parse_key("internal_auth.previous_public_keys")
+            .with_list_parse_key("internal_auth.trusted_keys")
             .source(sources.env.clone());
         builder = builder.add_source(environment);
         for (key, value) in &sources.overrides {

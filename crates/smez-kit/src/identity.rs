@@ -61,7 +61,7 @@ struct Claims {
 pub struct GeneratedKey {
     /// base64 PKCS#8: the value of `internal_auth.signing_key`.
     pub signing_key: String,
-    /// base64 raw public key: for `internal_auth.previous_public_keys` after a rotation.
+    /// base64 raw public key: for `internal_auth.trusted_keys` (`<service>=<public key>`).
     pub public_key: String,
 }
 
@@ -79,7 +79,8 @@ pub fn generate_key() -> GeneratedKey {
 pub struct InternalAuth {
     kid: String,
     encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
+    /// Verification keys by key id, with the identities each may sign for.
+    decoding: HashMap<String, TrustedKey>,
     ttl_secs: i64,
     /// Signing and verifying cost tens of microseconds each: a caller reuses
     /// a token for the first half of its life, and a server remembers the
@@ -90,6 +91,14 @@ pub struct InternalAuth {
 
 type MintKey = (String, String, Option<OnBehalfOf>);
 
+/// A verification key and whom it speaks for. A service's key proves only
+/// that service: a compromised gateway cannot sign as the publisher.
+struct TrustedKey {
+    key: DecodingKey,
+    /// `None`: any identity (one key shared by every local process, development only).
+    signers: Option<std::collections::HashSet<String>>,
+}
+
 /// Verified tokens remembered at most (the cache is cleared when full).
 const VERIFIED_CACHE: usize = 10_000;
 
@@ -98,13 +107,15 @@ impl std::fmt::Debug for InternalAuth {
         f.debug_struct("InternalAuth")
             .field("kid", &self.kid)
             .field("trusted_kids", &self.decoding.keys().collect::<Vec<_>>())
+            .field("ttl_secs", &self.ttl_secs)
             .finish_non_exhaustive()
     }
 }
 
 impl InternalAuth {
-    /// Builds from a base64 PKCS#8 signing key and older public keys still trusted.
-    pub fn new(signing_key_b64: &str, previous_public_keys: &[String], ttl_secs: u64) -> anyhow::Result<Self> {
+    /// Builds from a base64 PKCS#8 signing key (trusted for any identity until
+    /// [`Self::restrict_own_key`]) and `trusted` entries `identity=base64 public key`.
+    pub fn new(signing_key_b64: &str, trusted: &[String], ttl_secs: u64) -> anyhow::Result<Self> {
         let pkcs8 = B64
             .decode(signing_key_b64.trim())
             .map_err(|e| anyhow::anyhow!("internal_auth.signing_key: not base64: {e}"))?;
@@ -112,18 +123,30 @@ impl InternalAuth {
             .map_err(|e| anyhow::anyhow!("internal_auth.signing_key: not an Ed25519 PKCS#8 key: {e}"))?;
         let public = pair.public_key().as_ref().to_vec();
         let kid = key_id(&public);
-        let mut decoding = HashMap::from([(kid.clone(), DecodingKey::from_ed_der(&public))]);
-        for (index, encoded) in previous_public_keys.iter().enumerate() {
+        let mut decoding = HashMap::from([(
+            kid.clone(),
+            TrustedKey {
+                key: DecodingKey::from_ed_der(&public),
+                signers: None,
+            },
+        )]);
+        for (index, entry) in trusted.iter().enumerate() {
+            let invalid = || {
+                anyhow::anyhow!("internal_auth.trusted_keys[{index}]: expected `<service>=<base64 Ed25519 public key>`")
+            };
+            let (identity, encoded) = entry.trim().split_once('=').ok_or_else(invalid)?;
             let key = B64
                 .decode(encoded.trim())
                 .ok()
-                .filter(|k| k.len() == 32)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "internal_auth.previous_public_keys[{index}]: not a base64 32-byte Ed25519 public key"
-                    )
-                })?;
-            decoding.insert(key_id(&key), DecodingKey::from_ed_der(&key));
+                .filter(|k| k.len() == 32 && !identity.is_empty())
+                .ok_or_else(invalid)?;
+            let trusted = decoding.entry(key_id(&key)).or_insert_with(|| TrustedKey {
+                key: DecodingKey::from_ed_der(&key),
+                signers: Some(Default::default()),
+            });
+            if let Some(signers) = &mut trusted.signers {
+                signers.insert(identity.trim().to_owned());
+            }
         }
         Ok(Self {
             kid,
@@ -135,10 +158,28 @@ impl InternalAuth {
         })
     }
 
+    /// Trusts this process's own key only for the identities it runs (plus
+    /// any `trusted_keys` entries naming it).
+    pub fn restrict_own_key(mut self, identities: &[&str]) -> Self {
+        if let Some(own) = self.decoding.get_mut(&self.kid) {
+            let mut signers = own.signers.take().unwrap_or_default();
+            signers.extend(identities.iter().map(|i| (*i).to_owned()));
+            own.signers = Some(signers);
+        }
+        self
+    }
+
     /// Uses the configured key or, in development, the one kept under the
     /// data folder (generated on first use, shared by every local process).
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let signing_key = if settings.internal_auth.signing_key.is_empty() {
+    ///
+    /// `identities` are the services this process speaks as. With
+    /// `internal_auth.trusted_keys` set, or in production, this process's key
+    /// proves only those identities and every other key must be listed in
+    /// `trusted_keys` with the identity it proves. In development without
+    /// `trusted_keys`, local processes share one key that proves any identity.
+    pub fn from_settings(settings: &Settings, identities: &[&str]) -> anyhow::Result<Self> {
+        let config = &settings.internal_auth;
+        let signing_key = if config.signing_key.is_empty() {
             debug_assert_eq!(settings.environment, Environment::Development);
             crate::secret::load_or_create_dev_secret(
                 &settings.data_dir.join("keys/internal-signing.key"),
@@ -146,13 +187,15 @@ impl InternalAuth {
                 || generate_key().signing_key,
             )?
         } else {
-            settings.internal_auth.signing_key.clone()
+            config.signing_key.clone()
         };
-        Self::new(
-            &signing_key,
-            &settings.internal_auth.previous_public_keys,
-            settings.internal_auth.token_ttl_secs,
-        )
+        let auth = Self::new(&signing_key, &config.trusted_keys, config.token_ttl_secs)?;
+        let shared_development_key = settings.environment == Environment::Development && config.trusted_keys.is_empty();
+        Ok(if shared_development_key {
+            auth
+        } else {
+            auth.restrict_own_key(identities)
+        })
     }
 
     /// A token for a call from `caller` to `audience`.
@@ -217,11 +260,12 @@ impl InternalAuth {
         if header.typ.as_deref() != Some(TOKEN_TYPE) {
             return Err(refuse("not an internal token"));
         }
-        let key = header
+        let trusted = header
             .kid
             .as_deref()
             .and_then(|kid| self.decoding.get(kid))
             .ok_or_else(|| refuse("unknown signing key"))?;
+        let key = &trusted.key;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
@@ -238,6 +282,13 @@ impl InternalAuth {
         let claims = data.claims;
         if claims.iss != format!("{ISSUER_PREFIX}{}", claims.sub) {
             return Err(refuse("issuer does not match subject"));
+        }
+        if trusted
+            .signers
+            .as_ref()
+            .is_some_and(|signers| !signers.contains(&claims.sub))
+        {
+            return Err(refuse("signing key not trusted for this service"));
         }
         let caller = Caller {
             service: claims.sub,

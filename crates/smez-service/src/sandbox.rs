@@ -26,7 +26,7 @@ impl Sandbox {
     /// Starts `service` with its database at `location` and an in-process bus.
     pub async fn start(service: ServiceDef, settings: Settings, location: &Location) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        let auth = Arc::new(InternalAuth::from_settings(&settings)?);
+        let auth = Arc::new(InternalAuth::from_settings(&settings, &[service.name])?);
         let store = Store::open(
             location,
             settings.database.max_connections,

@@ -140,7 +140,7 @@ async fn start_modules(
     gateway_slot: &Arc<OnceLock<Router>>,
     tasks: &mut JoinSet<(String, anyhow::Result<()>)>,
 ) -> anyhow::Result<Bus> {
-    let auth = Arc::new(InternalAuth::from_settings(settings)?);
+    let auth = Arc::new(InternalAuth::from_settings(settings, &plan.identities())?);
     let bus = Bus::from_settings(&settings.bus).await?;
     readiness.set("bus", ModuleState::Running);
 

@@ -1,6 +1,7 @@
 //! `smez`: one binary, many shapes.
 
 mod app;
+mod keygen;
 mod targets;
 mod vault_cli;
 
@@ -42,7 +43,9 @@ enum Command {
         #[arg(default_value = "all")]
         targets: String,
     },
-    /// Prints new keys: the internal signing key and the vault root key.
+    /// Prints a new set of keys for a deployment, as `.env` lines: one internal
+    /// signing key per service identity, the list that says which key proves
+    /// which identity, and the vault root key.
     Keygen,
     /// Key management of a running vault (over gRPC, as `operator`).
     Vault {
@@ -54,12 +57,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Keygen = cli.command {
-        let key = smez_kit::identity::generate_key();
-        println!("SMEZ_INTERNAL_AUTH__SIGNING_KEY={}", key.signing_key);
-        println!(
-            "# public key (for internal_auth.previous_public_keys after the next rotation): {}",
-            key.public_key
-        );
+        print!("{}", keygen::deployment_keys());
         return ExitCode::SUCCESS;
     }
     let mut sources = Sources {

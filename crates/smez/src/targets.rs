@@ -62,6 +62,22 @@ impl Plan {
         self.services.len() == SERVICES.len() && self.gateway && self.workers.len() == WORKERS.len()
     }
 
+    /// The service identities this process speaks as on internal calls.
+    pub fn identities(&self) -> Vec<&'static str> {
+        let mut identities = self.services.clone();
+        if self.gateway {
+            identities.push("gateway");
+        }
+        // A worker pool does its service's work, as that service.
+        for worker in &self.workers {
+            let service = worker_service(worker);
+            if !identities.contains(&service) {
+                identities.push(service);
+            }
+        }
+        identities
+    }
+
     /// Every module name, for readiness.
     pub fn modules(&self) -> Vec<String> {
         let mut modules = vec!["bus".to_owned()];

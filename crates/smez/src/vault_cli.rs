@@ -25,7 +25,7 @@ pub enum VaultCommand {
 }
 
 pub async fn run(settings: &Settings, command: VaultCommand) -> anyhow::Result<()> {
-    let auth = Arc::new(InternalAuth::from_settings(settings)?);
+    let auth = Arc::new(InternalAuth::from_settings(settings, &["operator"])?);
     let endpoint = settings.service_endpoint("vault");
     let transport = ClientFactory::new(auth, "operator").remote("vault", endpoint)?;
     let mut vault = VaultServiceClient::new(transport);

@@ -95,21 +95,40 @@ fn tampered_claims_are_refused() {
 }
 
 #[test]
-fn a_token_from_another_key_is_refused_until_that_key_is_trusted() {
+fn a_token_from_another_key_is_refused_until_that_key_is_trusted_for_that_service() {
     let (ours, _) = auth();
     let other_key = generate_key();
     let theirs = InternalAuth::new(&other_key.signing_key, &[], 60).unwrap();
     let token = theirs.mint("gateway", "auth", None);
     assert!(refused(ours.verify(&token, "auth")).contains("unknown signing key"));
 
-    // Rotation: a process trusting the previous public key accepts it.
-    let rotated = InternalAuth::new(
+    // Trusted for the gateway: its gateway tokens pass...
+    let trusting = InternalAuth::new(
         &generate_key().signing_key,
-        std::slice::from_ref(&other_key.public_key),
+        &[format!("gateway={}", other_key.public_key)],
         60,
     )
     .unwrap();
-    assert_eq!(rotated.verify(&token, "auth").unwrap().service, "gateway");
+    assert_eq!(trusting.verify(&token, "auth").unwrap().service, "gateway");
+    // ...but the same key cannot speak as the publisher (a compromised gateway
+    // gains nothing beyond the gateway's own rights).
+    let impersonation = theirs.mint("publisher", "auth", None);
+    assert!(refused(trusting.verify(&impersonation, "auth")).contains("not trusted for this service"));
+}
+
+#[test]
+fn a_process_key_proves_only_the_services_the_process_runs() {
+    let key = generate_key();
+    let restricted = InternalAuth::new(&key.signing_key, &[], 60)
+        .unwrap()
+        .restrict_own_key(&["auth", "gateway"]);
+    assert!(
+        restricted
+            .verify(&restricted.mint("gateway", "auth", None), "auth")
+            .is_ok()
+    );
+    let as_vault = restricted.mint("vault", "auth", None);
+    assert!(refused(restricted.verify(&as_vault, "auth")).contains("not trusted"));
 }
 
 #[test]
@@ -166,8 +185,10 @@ fn other_token_types_and_missing_claims_are_refused() {
 fn bad_key_material_is_a_clear_error() {
     let error = InternalAuth::new("not base64!", &[], 60).unwrap_err().to_string();
     assert!(error.contains("internal_auth.signing_key"), "{error}");
-    let error = InternalAuth::new(&generate_key().signing_key, &["AAAA".into()], 60)
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("previous_public_keys[0]"), "{error}");
+    for entry in ["AAAA", "gateway=AAAA", "=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="] {
+        let error = InternalAuth::new(&generate_key().signing_key, &[entry.into()], 60)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("trusted_keys[0]"), "{entry}: {error}");
+    }
 }

@@ -52,15 +52,33 @@ fn migrate_prepares_every_database_and_is_idempotent() {
 }
 
 #[test]
-fn keygen_prints_a_usable_key() {
+fn keygen_prints_a_usable_set_of_keys() {
     let dir = temp_dir("cli-keygen");
     let (code, stdout, _) = run(&["keygen"], &[], &dir);
     assert_eq!(code, 0);
-    let key = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("SMEZ_INTERNAL_AUTH__SIGNING_KEY="))
-        .expect("an env line");
-    smez_kit::identity::InternalAuth::new(key, &[], 60).expect("the key loads");
+    let value = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+            .to_owned()
+    };
+    let trusted: Vec<String> = value("SMEZ_INTERNAL_AUTH__TRUSTED_KEYS")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(trusted.len(), 9);
+    let gateway = smez_kit::identity::InternalAuth::new(&value("GATEWAY_SIGNING_KEY"), &[], 60).unwrap();
+    let vault = smez_kit::identity::InternalAuth::new(&value("VAULT_SIGNING_KEY"), &trusted, 60)
+        .unwrap()
+        .restrict_own_key(&["vault"]);
+    assert!(vault.verify(&gateway.mint("gateway", "vault", None), "vault").is_ok());
+    assert!(
+        vault
+            .verify(&gateway.mint("publisher", "vault", None), "vault")
+            .is_err()
+    );
+    assert_eq!(value("SMEZ_VAULT__ROOT_KEY").len(), 44);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -11,14 +11,34 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     let dir = temp_dir("distributed");
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let schema_prefix = format!("smez_it_{run_id}_");
-    let key = smez_kit::identity::generate_key();
+    // One signing key per process; every process learns which key proves which service.
+    let identities = [
+        "gateway",
+        "auth",
+        "workspace",
+        "media",
+        "render",
+        "publisher",
+        "analytics",
+        "vault",
+    ];
+    let keys: HashMap<&str, smez_kit::identity::GeneratedKey> = identities
+        .iter()
+        .map(|i| (*i, smez_kit::identity::generate_key()))
+        .collect();
+    let trusted = identities
+        .iter()
+        .map(|i| format!("{i}={}", keys[i].public_key))
+        .collect::<Vec<_>>()
+        .join(",");
+    let signing = |identity: &str| keys[identity].signing_key.clone();
     let mut shared = HashMap::from([
+        ("SMEZ_INTERNAL_AUTH__TRUSTED_KEYS".to_owned(), trusted),
         ("SMEZ_DATABASE__URL".to_owned(), postgres_url()),
         ("SMEZ_DATABASE__SCHEMA_PREFIX".to_owned(), schema_prefix.clone()),
         ("SMEZ_DATABASE__MAX_CONNECTIONS".to_owned(), "2".to_owned()),
         ("SMEZ_BUS__URL".to_owned(), amqp_url()),
         ("SMEZ_BUS__PREFIX".to_owned(), format!("smez-it.{run_id}")),
-        ("SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(), key.signing_key.clone()),
         ("SMEZ_ENVIRONMENT".to_owned(), "production".to_owned()),
         ("SMEZ_DATA_DIR".to_owned(), dir.join("data").display().to_string()),
     ]);
@@ -26,6 +46,7 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     let mut services = Vec::new();
     for (name, _) in SERVICES {
         let mut env = shared.clone();
+        env.insert("SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(), signing(name));
         if name == "vault" {
             // Only the vault process holds the root key.
             env.insert("SMEZ_VAULT__ROOT_KEY".to_owned(), smez_vault::generate_root_key());
@@ -52,7 +73,9 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
             service.grpc_endpoint(),
         );
     }
-    let mut gateway = Smez::start("gateway", &["serve", "gateway"], &shared, &dir);
+    let mut gateway_env = shared.clone();
+    gateway_env.insert("SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(), signing("gateway"));
+    let mut gateway = Smez::start("gateway", &["serve", "gateway"], &gateway_env, &dir);
     gateway.wait_ready().await;
     let (code, status) = get_json(&gateway.url("/v1/status")).await;
     assert_eq!(code, 200);
@@ -68,11 +91,13 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     }
 
     // Worker pools scale as processes of their own.
-    let mut workers = Smez::start("workers", &["serve", "render-worker,publisher-worker"], &shared, &dir);
+    let mut workers_env = shared.clone();
+    workers_env.insert("SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(), signing("render"));
+    let mut workers = Smez::start("workers", &["serve", "render-worker"], &workers_env, &dir);
     let ready = workers.wait_ready().await;
     assert_eq!(ready["modules"]["render-worker"], "running");
 
-    // A process signing with another key is refused by every service.
+    // A gateway signing with a key nobody trusts is refused by every service.
     let mut stranger_env = shared.clone();
     stranger_env.insert(
         "SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(),
@@ -85,6 +110,21 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     for service in refused["services"].as_array().unwrap() {
         assert_eq!(service["state"], "unauthenticated", "{service}");
     }
+    // A gateway holding the publisher's key is a publisher, not a gateway:
+    // the key proves one identity only.
+    let mut confused_env = shared.clone();
+    confused_env.insert("SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(), signing("publisher"));
+    let mut confused = Smez::start("confused-gateway", &["serve", "gateway"], &confused_env, &dir);
+    confused.wait_ready().await;
+    let (_, refused) = get_json(&confused.url("/v1/status")).await;
+    assert!(
+        refused["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["state"] == "unauthenticated"),
+        "{refused}"
+    );
 
     // Stopping a service shows up at the gateway as that service unavailable.
     let vault = services.pop().unwrap();
@@ -99,7 +139,10 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
         .clone();
     assert_eq!(vault_status["state"], "unavailable", "{degraded}");
 
-    for process in services.iter_mut().chain([&mut gateway, &mut workers, &mut stranger]) {
+    for process in services
+        .iter_mut()
+        .chain([&mut gateway, &mut workers, &mut stranger, &mut confused])
+    {
         let exit = process.terminate();
         assert!(exit.success(), "{} exit {exit}:\n{}", process.name, process.log());
     }

@@ -1,0 +1,43 @@
+//! `smez keygen`: a fresh set of keys for one deployment, as `.env` lines.
+
+use std::fmt::Write;
+
+/// Every identity that signs internal calls: the services, the gateway, and
+/// `operator` (the `smez vault` command). Worker pools sign as their service.
+const IDENTITIES: [&str; 9] = [
+    "gateway",
+    "auth",
+    "workspace",
+    "media",
+    "render",
+    "publisher",
+    "analytics",
+    "vault",
+    "operator",
+];
+
+pub fn deployment_keys() -> String {
+    let keys: Vec<_> = IDENTITIES
+        .iter()
+        .map(|identity| (*identity, smez_kit::identity::generate_key()))
+        .collect();
+    let trusted = keys
+        .iter()
+        .map(|(identity, key)| format!("{identity}={}", key.public_key))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut out = String::new();
+    let _ = writeln!(out, "# Every process: which public key proves which service.");
+    let _ = writeln!(out, "SMEZ_INTERNAL_AUTH__TRUSTED_KEYS={trusted}");
+    let _ = writeln!(
+        out,
+        "# Each process gets its own as SMEZ_INTERNAL_AUTH__SIGNING_KEY (a process running several services lists\n\
+         # its key once per service in the trusted keys; a worker pool uses its service's key)."
+    );
+    for (identity, key) in &keys {
+        let _ = writeln!(out, "{}_SIGNING_KEY={}", identity.to_uppercase(), key.signing_key);
+    }
+    let _ = writeln!(out, "# The vault process alone.");
+    let _ = writeln!(out, "SMEZ_VAULT__ROOT_KEY={}", smez_vault::generate_root_key());
+    out
+}
