@@ -94,6 +94,7 @@ async fn bench_bus(url: &str, jobs: usize, publishers: usize, prefetch: u16) -> 
     }
     let (latency, elapsed) = consumer.await.unwrap();
     backend.delete_kind(kind, &[]).await.unwrap();
+    backend.delete_exchanges().await.unwrap();
     bus.close().await;
     Figures { jobs, elapsed, latency }
 }

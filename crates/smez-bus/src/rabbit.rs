@@ -93,6 +93,19 @@ impl RabbitBackend {
         self.delete_queues(&names).await
     }
 
+    /// Deletes the dead-letter and event exchanges of this prefix (after
+    /// [`Self::delete_kind`] for every kind: for tests and retired prefixes).
+    pub async fn delete_exchanges(&self) -> Result<(), BusError> {
+        let (channel, _) = self.inner.publisher().await?;
+        for name in [self.inner.dead_exchange(), self.inner.events_exchange()] {
+            channel
+                .exchange_delete(name.into(), lapin::options::ExchangeDeleteOptions::default())
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
     /// Deletes an event subscription's queue.
     pub async fn delete_subscription(&self, name: &str) -> Result<(), BusError> {
         self.delete_queues(&[self.inner.subscription_queue(name)]).await

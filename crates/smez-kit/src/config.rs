@@ -444,8 +444,20 @@ fn config_error(error: config::ConfigError) -> ConfigError {
     }
 }
 
-/// serde reports unknown keys as "unknown field `x`, expected ...".
+/// serde reports unknown keys as "unknown field `x`, expected ...", and
+/// unknown enum values as "enum X does not have variant constructor y".
 fn unknown_field(message: &str) -> Option<ConfigError> {
+    if let Some((_, value)) = message.split_once("does not have variant constructor ") {
+        let choices = if message.contains("LogFormat") {
+            "pretty, json"
+        } else {
+            "development, production"
+        };
+        return Some(ConfigError::invalid(
+            "(configuration)",
+            format!("`{value}` is not one of: {choices}"),
+        ));
+    }
     let rest = message.strip_prefix("unknown field `")?;
     let (field, _) = rest.split_once('`')?;
     Some(ConfigError::invalid(field, "unknown key (a typo?)"))

@@ -24,6 +24,7 @@ pub enum ErrorCode {
     Unauthenticated,
     PermissionDenied,
     NotFound,
+    MethodNotAllowed,
     AlreadyExists,
     Conflict,
     PayloadTooLarge,
@@ -34,11 +35,12 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         Self::InvalidArgument,
         Self::Unauthenticated,
         Self::PermissionDenied,
         Self::NotFound,
+        Self::MethodNotAllowed,
         Self::AlreadyExists,
         Self::Conflict,
         Self::PayloadTooLarge,
@@ -54,6 +56,7 @@ impl ErrorCode {
             Self::Unauthenticated => "unauthenticated",
             Self::PermissionDenied => "permission_denied",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::AlreadyExists => "already_exists",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
@@ -74,6 +77,7 @@ impl ErrorCode {
             Self::Unauthenticated => Code::Unauthenticated,
             Self::PermissionDenied => Code::PermissionDenied,
             Self::NotFound => Code::NotFound,
+            Self::MethodNotAllowed => Code::Unimplemented,
             Self::AlreadyExists => Code::AlreadyExists,
             Self::Conflict => Code::FailedPrecondition,
             Self::PayloadTooLarge => Code::OutOfRange,
@@ -91,6 +95,7 @@ impl ErrorCode {
             Code::Unauthenticated => Self::Unauthenticated,
             Code::PermissionDenied => Self::PermissionDenied,
             Code::NotFound => Self::NotFound,
+            Code::Unimplemented => Self::MethodNotAllowed,
             Code::AlreadyExists => Self::AlreadyExists,
             Code::FailedPrecondition | Code::Aborted => Self::Conflict,
             Code::OutOfRange => Self::PayloadTooLarge,
@@ -107,6 +112,7 @@ impl ErrorCode {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyExists | Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -122,6 +128,7 @@ impl ErrorCode {
             Self::Unauthenticated => "Authentication required",
             Self::PermissionDenied => "Permission denied",
             Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
             Self::AlreadyExists => "Already exists",
             Self::Conflict => "Conflict with the current state",
             Self::PayloadTooLarge => "Payload too large",

@@ -50,7 +50,10 @@ pub fn init(settings: &TelemetrySettings, process_name: &str) -> anyhow::Result<
 
     let filter = EnvFilter::try_new(&settings.log_level)?;
     let fmt = match settings.log_format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_target(true)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer().json().with_current_span(true).boxed(),
     };
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("smez"));

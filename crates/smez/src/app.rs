@@ -43,24 +43,50 @@ fn definition(name: &str) -> ServiceDef {
         .expect("targets name known services")
 }
 
-/// Refuses shapes that cannot work, before anything starts.
-pub fn check_shape(settings: &Settings, plan: &Plan) -> anyhow::Result<()> {
-    if plan.is_everything() {
-        return Ok(());
+/// A problem with the configuration, found before anything starts (exit code 2).
+#[derive(Debug)]
+pub struct Misconfigured(pub Vec<String>);
+
+impl std::fmt::Display for Misconfigured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("\n       "))
     }
-    if settings.bus.url.is_empty() {
-        anyhow::bail!(
-            "bus.url: required when a process runs only some targets (the in-process bus cannot reach \
-             other processes); set SMEZ_BUS__URL=amqp://… or run `smez serve all`"
+}
+
+impl std::error::Error for Misconfigured {}
+
+/// Everything that can be checked before anything starts, reported together:
+/// the shape of the process, the internal signing keys, the vault root key.
+pub fn preflight(settings: &Settings, plan: &Plan) -> Result<InternalAuth, Misconfigured> {
+    let mut problems = Vec::new();
+    if !plan.is_everything() && settings.bus.url.is_empty() {
+        problems.push(
+            "bus.url: required when a process runs only some targets (the in-process bus cannot reach other \
+             processes); set SMEZ_BUS__URL=amqp://… or run `smez serve all`"
+                .to_owned(),
         );
     }
-    if settings.database.url.is_empty() && !plan.services.is_empty() {
-        anyhow::bail!(
-            "database.url: required when a process runs only some targets; set \
-             SMEZ_DATABASE__URL=postgres://… or run `smez serve all`"
+    if !plan.is_everything() && settings.database.url.is_empty() && !plan.services.is_empty() {
+        problems.push(
+            "database.url: required when a process runs only some targets; set SMEZ_DATABASE__URL=postgres://… \
+             or run `smez serve all`"
+                .to_owned(),
         );
     }
-    Ok(())
+    if plan.services.contains(&"vault")
+        && let Err(e) = smez_vault::keyring::RootKey::from_settings(settings)
+    {
+        problems.push(format!("{e:#}"));
+    }
+    let auth = InternalAuth::from_settings(settings, &plan.identities()).map_err(|e| format!("{e:#}"));
+    match auth {
+        Ok(auth) if problems.is_empty() => Ok(auth),
+        Ok(_) => Err(Misconfigured(problems)),
+        Err(e) => {
+            problems.push(e);
+            Err(Misconfigured(problems))
+        }
+    }
 }
 
 pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Result<Store> {
@@ -75,7 +101,7 @@ pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Re
 }
 
 pub async fn serve(settings: Settings, plan: Plan, shutdown: CancellationToken) -> anyhow::Result<()> {
-    check_shape(&settings, &plan)?;
+    let auth = Arc::new(preflight(&settings, &plan)?);
     let readiness = Readiness::default();
     for module in plan.modules() {
         readiness.set(&module, ModuleState::Starting);
@@ -100,6 +126,7 @@ pub async fn serve(settings: Settings, plan: Plan, shutdown: CancellationToken) 
     let started = start_modules(
         &settings,
         &plan,
+        &auth,
         &readiness,
         &metrics,
         &shutdown,
@@ -131,16 +158,17 @@ pub async fn serve(settings: Settings, plan: Plan, shutdown: CancellationToken) 
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn start_modules(
     settings: &Settings,
     plan: &Plan,
+    auth: &Arc<InternalAuth>,
     readiness: &Readiness,
     metrics: &Metrics,
     shutdown: &CancellationToken,
     gateway_slot: &Arc<OnceLock<Router>>,
     tasks: &mut JoinSet<(String, anyhow::Result<()>)>,
 ) -> anyhow::Result<Bus> {
-    let auth = Arc::new(InternalAuth::from_settings(settings, &plan.identities())?);
     let bus = Bus::from_settings(&settings.bus).await?;
     readiness.set("bus", ModuleState::Running);
 

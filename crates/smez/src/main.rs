@@ -81,9 +81,12 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
             eprintln!("smez: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<app::Misconfigured>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

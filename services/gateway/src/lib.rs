@@ -33,6 +33,9 @@ pub fn router(upstreams: Vec<Upstream>) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .fallback(|| async { Error::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            Error::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
+        })
         .with_state(Gateway {
             upstreams: Arc::new(upstreams),
         })

@@ -109,6 +109,7 @@ impl Harness {
             for name in &self.subscriptions {
                 backend.delete_subscription(name).await.unwrap();
             }
+            backend.delete_exchanges().await.unwrap();
         }
         self.bus.close().await;
     }

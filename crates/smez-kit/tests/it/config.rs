@@ -112,8 +112,16 @@ fn each_kind_of_bad_value_names_its_key_and_why() {
             "bus.retry_delays_ms",
             "delay #2 is 0",
         ),
-        (&[("SMEZ_ENVIRONMENT", "staging")], "environment", ""),
-        (&[("SMEZ_TELEMETRY__LOG_FORMAT", "xml")], "telemetry.log_format", ""),
+        (
+            &[("SMEZ_ENVIRONMENT", "staging")],
+            "environment",
+            "development, production",
+        ),
+        (
+            &[("SMEZ_TELEMETRY__LOG_FORMAT", "xml")],
+            "telemetry.log_format",
+            "pretty, json",
+        ),
         (
             &[("SMEZ_INTERNAL_AUTH__TOKEN_TTL_SECS", "86400")],
             "internal_auth.token_ttl_secs",

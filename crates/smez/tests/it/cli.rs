@@ -18,8 +18,11 @@ fn a_bad_setting_stops_start_with_the_key_named() {
 fn one_service_alone_needs_the_distributed_backends() {
     let dir = temp_dir("cli-shape");
     let (code, _, stderr) = run(&["serve", "auth"], &[], &dir);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("bus.url"), "{stderr}");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("bus.url") && stderr.contains("database.url"),
+        "both problems at once: {stderr}"
+    );
     let (code, _, stderr) = run(&["serve", "auth,billing"], &[], &dir);
     assert_eq!(code, 1);
     assert!(stderr.contains("unknown target `billing`"), "{stderr}");
@@ -92,9 +95,13 @@ fn the_vault_refuses_to_start_in_production_without_a_root_key() {
         ("SMEZ_HTTP__LISTEN", "127.0.0.1:0"),
         ("SMEZ_GRPC__LISTEN", "127.0.0.1:0"),
     ];
-    let (code, _, stderr) = run(&["serve", "all", "--data-dir", "data"], &env, &dir);
-    assert_eq!(code, 1);
+    let (code, stdout, stderr) = run(&["serve", "all", "--data-dir", "data"], &env, &dir);
+    assert_eq!(code, 2);
     assert!(stderr.contains("vault.root_key: required in production"), "{stderr}");
+    assert!(
+        !stdout.contains("HTTP listening"),
+        "refused before anything starts: {stdout}"
+    );
     assert!(
         !dir.join("data/keys/vault-root.key").exists(),
         "nothing generated in production"

@@ -71,6 +71,13 @@ async fn serve_all_runs_every_service_in_one_process() {
     assert_eq!(missing.headers()["content-type"], "application/problem+json");
     let problem: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(problem["code"], "not_found");
+    let wrong_method = reqwest::Client::new()
+        .post(smez.url("/v1/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.headers()["content-type"], "application/problem+json");
     let metrics = reqwest::get(smez.url("/metrics")).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("smez_grpc_requests_total{"), "{metrics}");
     assert!(
