@@ -40,6 +40,8 @@ pub enum BusError {
     Unavailable(String),
     #[error("broker refused the message: {0}")]
     Refused(String),
+    #[error("broker could not take the message: {0}")]
+    Nacked(String),
     #[error("bus closed")]
     Closed,
 }
@@ -163,11 +165,17 @@ pub trait DeliveryStream: Send {
 pub struct RawDelivery {
     pub job: Job,
     pub settle: Box<dyn Settle>,
+    /// Events come from a subscription, jobs from their work queue: a failed
+    /// event is handed back to its subscription, not to a job queue.
+    pub from_subscription: bool,
 }
 
 /// Settles one delivery with the broker.
 #[async_trait]
 pub trait Settle: Send {
+    /// False once the channel it came on is gone: the broker redelivers it,
+    /// so publishing a retry or dead copy would duplicate it.
+    fn usable(&self) -> bool;
     async fn ack(self: Box<Self>) -> Result<(), BusError>;
     /// Returns the message to its queue now (e.g. at shutdown).
     async fn requeue(self: Box<Self>) -> Result<(), BusError>;
@@ -260,6 +268,7 @@ impl Deliveries {
         Some(Delivery {
             job: raw.job,
             settle: raw.settle,
+            from_subscription: raw.from_subscription,
             bus: self.bus.clone(),
         })
     }
@@ -270,6 +279,7 @@ impl Deliveries {
 pub struct Delivery {
     pub job: Job,
     settle: Box<dyn Settle>,
+    from_subscription: bool,
     bus: Bus,
 }
 
@@ -280,8 +290,14 @@ impl Delivery {
     }
 
     /// Failed: retried after a growing delay, or dead-lettered with `reason`
-    /// once the attempts are used up.
+    /// once the attempts are used up. An event (from a subscription) is handed
+    /// back to its subscription after the first retry delay instead.
     pub async fn fail(self, reason: &str) -> Result<(), BusError> {
+        self.check_usable()?;
+        if self.from_subscription {
+            tokio::time::sleep(self.bus.policy.delay_after(1)).await;
+            return self.settle.requeue().await;
+        }
         if self.job.attempt >= self.bus.policy.max_attempts {
             return self.dead(reason).await;
         }
@@ -295,14 +311,30 @@ impl Delivery {
         self.settle.ack().await
     }
 
-    /// Failed for good: straight to the dead-letter queue with `reason`.
+    /// Failed for good: a job goes to its dead-letter queue with `reason`; an
+    /// event is dropped from its subscription (logged with the reason).
     pub async fn dead(self, reason: &str) -> Result<(), BusError> {
+        self.check_usable()?;
+        if self.from_subscription {
+            tracing::error!(event = %self.job.kind, id = %self.job.id, %reason, "event dropped by its subscriber");
+            return self.settle.ack().await;
+        }
         let letter = DeadLetter {
             job: self.job.clone(),
             reason: truncate(reason, 1024),
         };
         self.bus.backend.publish_dead(&letter).await?;
         self.settle.ack().await
+    }
+
+    fn check_usable(&self) -> Result<(), BusError> {
+        if self.settle.usable() {
+            Ok(())
+        } else {
+            Err(BusError::Unavailable(
+                "the delivery's channel is gone; the broker redelivers it".into(),
+            ))
+        }
     }
 
     /// Not handled here (e.g. shutting down): back to the queue now.

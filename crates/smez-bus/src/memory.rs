@@ -81,11 +81,12 @@ impl MemoryBackend {
         }
     }
 
-    fn stream(&self, queue: Arc<Queue>, prefetch: u16) -> Box<dyn DeliveryStream> {
+    fn stream(&self, queue: Arc<Queue>, prefetch: u16, from_subscription: bool) -> Box<dyn DeliveryStream> {
         Box::new(MemoryStream {
             queue,
             permits: Arc::new(Semaphore::new(prefetch.max(1) as usize)),
             closed: self.closed.clone(),
+            from_subscription,
         })
     }
 }
@@ -128,7 +129,7 @@ impl Backend for MemoryBackend {
 
     async fn consume(&self, kind: &str, prefetch: u16) -> Result<Box<dyn DeliveryStream>, BusError> {
         self.check_open()?;
-        Ok(self.stream(self.queue(kind), prefetch))
+        Ok(self.stream(self.queue(kind), prefetch, false))
     }
 
     async fn emit(&self, event: &Job) -> Result<(), BusError> {
@@ -165,7 +166,7 @@ impl Backend for MemoryBackend {
             }
             subscription.queue.clone()
         };
-        Ok(self.stream(queue, prefetch))
+        Ok(self.stream(queue, prefetch, true))
     }
 
     async fn take_dead_letters(&self, kind: &str, limit: usize) -> Result<Vec<DeadLetter>, BusError> {
@@ -190,6 +191,7 @@ struct MemoryStream {
     queue: Arc<Queue>,
     permits: Arc<Semaphore>,
     closed: tokio_util::sync::CancellationToken,
+    from_subscription: bool,
 }
 
 #[async_trait]
@@ -211,6 +213,7 @@ impl DeliveryStream for MemoryStream {
                 job: Some(job),
                 _permit: permit,
             }),
+            from_subscription: self.from_subscription,
         })
     }
 }
@@ -239,6 +242,10 @@ impl Drop for MemorySettle {
 
 #[async_trait]
 impl Settle for MemorySettle {
+    fn usable(&self) -> bool {
+        true
+    }
+
     async fn ack(mut self: Box<Self>) -> Result<(), BusError> {
         self.job = None;
         Ok(())

@@ -37,6 +37,18 @@ const KIND_HEADER: &str = "x-smez-kind";
 /// Deliveries a quorum queue allows one message before dead-lettering it.
 const DELIVERY_LIMIT: i32 = 20;
 const PUBLISH_TRIES: u32 = 6;
+/// Longest wait for a connection, a channel or a publisher confirm: a broker
+/// under a memory or disk alarm must not hang a publisher (or shutdown) forever.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(15);
+
+async fn within<T>(what: &str, future: impl std::future::Future<Output = lapin::Result<T>>) -> Result<T, BusError> {
+    match tokio::time::timeout(BROKER_TIMEOUT, future).await {
+        Ok(result) => result.map_err(unavailable),
+        Err(_) => Err(BusError::Unavailable(format!(
+            "{what}: no answer from RabbitMQ within {BROKER_TIMEOUT:?}"
+        ))),
+    }
+}
 
 struct Link {
     connection: Option<Arc<Connection>>,
@@ -97,7 +109,11 @@ impl RabbitBackend {
     /// [`Self::delete_kind`] for every kind: for tests and retired prefixes).
     pub async fn delete_exchanges(&self) -> Result<(), BusError> {
         let (channel, _) = self.inner.publisher().await?;
-        for name in [self.inner.dead_exchange(), self.inner.events_exchange()] {
+        for name in [
+            self.inner.dead_exchange(),
+            self.inner.retry_exchange(),
+            self.inner.events_exchange(),
+        ] {
             channel
                 .exchange_delete(name.into(), lapin::options::ExchangeDeleteOptions::default())
                 .await
@@ -141,6 +157,11 @@ impl Inner {
         format!("{}.dlx", self.prefix)
     }
 
+    /// Where delay queues dead-letter expired retries: bound to every work queue by its name.
+    fn retry_exchange(&self) -> String {
+        format!("{}.retry", self.prefix)
+    }
+
     fn events_exchange(&self) -> String {
         format!("{}.events", self.prefix)
     }
@@ -159,9 +180,7 @@ impl Inner {
             return Ok((connection.clone(), link.generation));
         }
         let properties = ConnectionProperties::default().with_connection_name("smez".into());
-        let connection = Connection::connect(&self.url, properties)
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let connection = within("connecting", Connection::connect(&self.url, properties)).await?;
         let connection = Arc::new(connection);
         link.generation += 1;
         link.connection = Some(connection.clone());
@@ -182,23 +201,27 @@ impl Inner {
         {
             return Ok((channel.clone(), generation));
         }
-        let channel = connection.create_channel().await.map_err(unavailable)?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(unavailable)?;
+        let channel = within("opening a channel", connection.create_channel()).await?;
+        within(
+            "enabling confirms",
+            channel.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
         if link.generation == generation {
             link.publisher = Some(channel.clone());
         }
         Ok((channel, generation))
     }
 
-    /// Forgets a broken link so the next user reconnects (once per generation).
+    /// Forgets a broken publishing channel, and the connection too if it is
+    /// down, so the next user opens fresh ones (once per generation).
     async fn invalidate(&self, generation: u64) {
         let mut link = self.link.lock().await;
         if link.generation == generation {
-            link.connection = None;
             link.publisher = None;
+            if !link.connection.as_ref().is_some_and(|c| c.status().connected()) {
+                link.connection = None;
+            }
         }
     }
 
@@ -207,24 +230,18 @@ impl Inner {
             durable: true,
             ..Default::default()
         };
-        channel
-            .exchange_declare(
-                self.dead_exchange().into(),
-                ExchangeKind::Direct,
-                durable,
-                FieldTable::default(),
+        for (name, kind) in [
+            (self.dead_exchange(), ExchangeKind::Direct),
+            (self.retry_exchange(), ExchangeKind::Direct),
+            (self.events_exchange(), ExchangeKind::Topic),
+        ] {
+            within(
+                "declaring an exchange",
+                channel.exchange_declare(name.into(), kind, durable, FieldTable::default()),
             )
-            .await
-            .map_err(unavailable)?;
-        channel
-            .exchange_declare(
-                self.events_exchange().into(),
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await
-            .map_err(unavailable)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Declares a kind's work and dead-letter queues once per connection.
@@ -253,6 +270,17 @@ impl Inner {
             ("x-dead-letter-routing-key", text(&dead)),
         ]);
         declare_queue(channel, &work, arguments).await?;
+        within(
+            "binding the work queue",
+            channel.queue_bind(
+                work.clone().into(),
+                self.retry_exchange().into(),
+                work.clone().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
         self.declared.lock().expect("declared lock").insert(work);
         Ok(())
     }
@@ -262,10 +290,15 @@ impl Inner {
         if self.declared.lock().expect("declared lock").contains(&name) {
             return Ok(name);
         }
+        // Quorum with at-least-once dead-lettering: a delayed retry survives a
+        // broker restart and is not dropped on its way back to the work queue.
         let arguments = table([
+            ("x-queue-type", text("quorum")),
             ("x-message-ttl", AMQPValue::LongLongInt(delay.as_millis() as i64)),
-            ("x-dead-letter-exchange", text("")),
+            ("x-dead-letter-exchange", text(&self.retry_exchange())),
             ("x-dead-letter-routing-key", text(&self.work_queue(kind))),
+            ("x-dead-letter-strategy", text("at-least-once")),
+            ("x-overflow", text("reject-publish")),
         ]);
         declare_queue(channel, &name, arguments).await?;
         self.declared.lock().expect("declared lock").insert(name.clone());
@@ -291,6 +324,12 @@ impl Inner {
             match self.publish_once(&channel, target, job, extra).await {
                 Ok(()) => return Ok(()),
                 Err(BusError::Refused(why)) if refused_before => return Err(BusError::Refused(why)),
+                Err(BusError::Nacked(why)) => {
+                    // The broker could not take it now (e.g. a queue at its limit):
+                    // the link is fine, try again after the backoff.
+                    tracing::warn!(%why, attempt, "publish nacked; trying again");
+                    last = BusError::Nacked(why);
+                }
                 Err(BusError::Refused(why)) => {
                     // Someone deleted the queue under us: declare it again and resend.
                     tracing::warn!(%why, "broker returned a job; declaring its queues again");
@@ -336,8 +375,9 @@ impl Inner {
                 (self.events_exchange(), job.kind.clone())
             }
         };
-        let confirmation = channel
-            .basic_publish(
+        let confirm = within(
+            "publishing",
+            channel.basic_publish(
                 exchange.into(),
                 routing_key.clone().into(),
                 BasicPublishOptions {
@@ -347,11 +387,10 @@ impl Inner {
                 },
                 &job.payload,
                 properties(job, extra),
-            )
-            .await
-            .map_err(unavailable)?
-            .await
-            .map_err(unavailable)?;
+            ),
+        )
+        .await?;
+        let confirmation = within("waiting for the publisher confirm", confirm).await?;
         match confirmation {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(_returned)) => Err(BusError::Refused(format!("no queue for `{routing_key}`"))),
@@ -369,11 +408,12 @@ impl Inner {
         prefetch: u16,
     ) -> Result<(Channel, lapin::Consumer, u64), BusError> {
         let (connection, generation) = self.connection().await?;
-        let channel = connection.create_channel().await.map_err(unavailable)?;
-        channel
-            .basic_qos(prefetch, BasicQosOptions::default())
-            .await
-            .map_err(unavailable)?;
+        let channel = within("opening a channel", connection.create_channel()).await?;
+        within(
+            "setting the prefetch",
+            channel.basic_qos(prefetch, BasicQosOptions::default()),
+        )
+        .await?;
         let queue = match source {
             Source::Jobs(kind) => {
                 self.declare_job_queues(&channel, kind).await?;
@@ -486,7 +526,7 @@ impl Backend for RabbitBackend {
             let delivery = message.delivery;
             let job = job_from(&delivery.properties, &delivery.data, kind, delivery.redelivered);
             let reason = job.last_error.clone().unwrap_or_else(|| {
-                format!("delivered {DELIVERY_LIMIT} times without being settled (its workers kept dying)")
+                format!("delivered {DELIVERY_LIMIT} times without being settled (workers died or stopped mid-job)")
             });
             letters.push(DeadLetter { job, reason });
         }
@@ -514,7 +554,7 @@ impl Backend for RabbitBackend {
         self.inner.closed.cancel();
         let mut link = self.inner.link.lock().await;
         if let Some(connection) = link.connection.take() {
-            let _ = connection.close(200, "smez shutting down".into()).await;
+            let _ = tokio::time::timeout(BROKER_TIMEOUT, connection.close(200, "smez shutting down".into())).await;
         }
         link.publisher = None;
     }
@@ -594,6 +634,7 @@ impl DeliveryStream for RabbitStream {
                         settle: Box::new(RabbitSettle {
                             acker: Some(delivery.acker),
                         }),
+                        from_subscription: matches!(self.source, Source::Events { .. }),
                     });
                 }
                 Some(Err(e)) => tracing::warn!(error = %e, "consumer lost its channel; reconnecting"),
@@ -623,13 +664,13 @@ struct RabbitSettle {
 
 #[async_trait]
 impl Settle for RabbitSettle {
+    fn usable(&self) -> bool {
+        self.acker.as_ref().is_some_and(lapin::Acker::usable)
+    }
+
     async fn ack(mut self: Box<Self>) -> Result<(), BusError> {
         let acker = self.acker.take().expect("settled once");
-        acker
-            .ack(BasicAckOptions::default())
-            .await
-            .map(drop)
-            .map_err(unavailable)
+        settled(acker.ack(BasicAckOptions::default()).await)
     }
 
     async fn requeue(mut self: Box<Self>) -> Result<(), BusError> {
@@ -650,14 +691,25 @@ impl Drop for RabbitSettle {
 }
 
 async fn nack_requeue(acker: lapin::Acker) -> Result<(), BusError> {
-    acker
-        .nack(BasicNackOptions {
-            requeue: true,
-            multiple: false,
-        })
-        .await
-        .map(drop)
-        .map_err(unavailable)
+    settled(
+        acker
+            .nack(BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            })
+            .await,
+    )
+}
+
+/// lapin answers `Ok(false)` when the delivery's channel is already gone.
+fn settled(result: lapin::Result<bool>) -> Result<(), BusError> {
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(BusError::Unavailable(
+            "the delivery's channel is gone; the broker redelivers it".into(),
+        )),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 async fn declare_queue(channel: &Channel, name: &str, arguments: FieldTable) -> Result<(), BusError> {
@@ -744,8 +796,14 @@ fn table<const N: usize>(entries: [(&str, AMQPValue); N]) -> FieldTable {
     fields
 }
 
+/// Exponential backoff with jitter, so processes that lost the broker
+/// together do not all come back at the same instant.
 fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100 * 2u64.pow(failures.min(6)))
+    let base = 100 * 2u64.pow(failures.min(6));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    Duration::from_millis(base / 2 + nanos % (base / 2 + 1))
 }
 
 fn unavailable(error: lapin::Error) -> BusError {

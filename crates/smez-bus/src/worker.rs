@@ -4,6 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -29,6 +32,16 @@ pub struct WorkerOptions {
     pub grace: Duration,
 }
 
+impl WorkerOptions {
+    /// `bus.prefetch` jobs at once; `shutdown.grace_secs` to drain.
+    pub fn from_settings(settings: &smez_kit::Settings) -> Self {
+        Self {
+            concurrency: settings.bus.prefetch,
+            grace: settings.shutdown_grace(),
+        }
+    }
+}
+
 /// Consumes `kind` until `shutdown`, handling up to `concurrency` jobs at once.
 ///
 /// Each job runs in a span that continues the producer's trace. Success acks;
@@ -50,16 +63,27 @@ where
 {
     let handler = Arc::new(handler);
     let mut deliveries = bus.consume(&kind, options.concurrency).await?;
+    // The broker's prefetch is per channel: after a reconnect the new channel
+    // could hand out more while old handlers still run. This bound is ours.
+    let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(options.concurrency.max(1))));
     let mut in_flight = JoinSet::new();
     loop {
         // Reap finished tasks so the set does not grow without bound.
         while in_flight.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            () = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
         let delivery = tokio::select! {
             () = shutdown.cancelled() => break,
             delivery = deliveries.next() => delivery,
         };
         let Some(delivery) = delivery else { break };
-        in_flight.spawn(handle(delivery, handler.clone(), metrics.clone()));
+        let (handler, metrics) = (handler.clone(), metrics.clone());
+        in_flight.spawn(async move {
+            handle(delivery, handler, metrics).await;
+            drop(slot);
+        });
     }
     tracing::info!(%kind, in_flight = in_flight.len(), "worker stopping");
     let drained = tokio::time::timeout(options.grace, async { while in_flight.join_next().await.is_some() {} }).await;
@@ -81,7 +105,11 @@ where
     smez_kit::telemetry::set_parent(&span, smez_kit::telemetry::extract_fields(&job.trace));
     async move {
         let started = Instant::now();
-        let outcome = handler(job.clone()).await;
+        // A panicking handler is a failed attempt, not a job that loops forever.
+        let outcome = AssertUnwindSafe(handler(job.clone()))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(JobError::Retry("the handler panicked".into())));
         let (label, settled) = match outcome {
             Ok(()) => ("ok", delivery.ack().await),
             Err(JobError::Retry(reason)) => {

@@ -64,6 +64,8 @@ pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
     service: String,
+    /// The PostgreSQL schema (its name keys the migration lock).
+    schema: Option<String>,
 }
 
 impl Store {
@@ -114,6 +116,7 @@ impl Store {
                     .map_err(|e| anyhow::anyhow!("{service} database: connecting to {redacted}: {e}"))?;
                 // Only create what is missing: the runtime role of a least-privilege
                 // deployment may use its schema without being allowed to create one.
+                // Processes starting together take turns (the same lock as migrations).
                 let exists = bootstrap
                     .query_one_raw(Statement::from_sql_and_values(
                         DbBackend::Postgres,
@@ -123,10 +126,12 @@ impl Store {
                     .await?
                     .is_some();
                 if !exists {
-                    bootstrap
-                        .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    let txn = bootstrap.begin().await?;
+                    migrate::lock_schema(&txn, schema).await?;
+                    txn.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
                         .await
                         .map_err(|e| anyhow::anyhow!("{service} database: creating schema {schema}: {e}"))?;
+                    txn.commit().await?;
                 }
                 bootstrap.close().await?;
                 let db = Database::connect(options(url.clone(), max_connections, Some(schema)))
@@ -135,10 +140,15 @@ impl Store {
                 (db, Backend::Postgres)
             }
         };
+        let schema = match location {
+            Location::Postgres { schema, .. } => Some(schema.clone()),
+            Location::SqliteFile(_) => None,
+        };
         Ok(Self {
             db,
             backend,
             service: service.to_owned(),
+            schema,
         })
     }
 
@@ -160,7 +170,7 @@ impl Store {
     /// carries it into someone else's transaction. Callers still filter by
     /// workspace in their queries: RLS is the second wall, not the first.
     pub async fn begin_in_workspace(&self, workspace_id: &str) -> Result<DatabaseTransaction, sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             txn.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -172,20 +182,36 @@ impl Store {
         Ok(txn)
     }
 
-    /// Records that `message_id` was handled, inside the handler's own
-    /// transaction. Returns false when it already was: the caller then skips
-    /// the work and acknowledges the message.
+    /// Begins a transaction that will write. On SQLite it takes the write lock
+    /// at BEGIN (waiting for it like PostgreSQL would), instead of failing
+    /// with SQLITE_BUSY when a read turns into a write.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions};
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+
+    /// Records that `consumer` (a worker pool or an event subscription)
+    /// handled `message_id`, inside the handler's own transaction. Returns
+    /// false when it already had: the caller then skips the work and
+    /// acknowledges the message.
     pub async fn record_handled(
         txn: &DatabaseTransaction,
+        consumer: &str,
         message_id: &str,
         kind: &str,
     ) -> Result<bool, sea_orm::DbErr> {
         let result = txn
             .execute_raw(statement(
                 txn.get_database_backend(),
-                "INSERT INTO smez_inbox (message_id, kind, handled_at_ms) VALUES (?, ?, ?) \
-                 ON CONFLICT (message_id) DO NOTHING",
+                "INSERT INTO smez_inbox (consumer, message_id, kind, handled_at_ms) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (consumer, message_id) DO NOTHING",
                 [
+                    consumer.into(),
                     message_id.into(),
                     kind.into(),
                     chrono::Utc::now().timestamp_millis().into(),

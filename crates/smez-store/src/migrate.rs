@@ -2,7 +2,7 @@
 //! applied in order, one transaction each, with checksums that catch edited
 //! history.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 /// One migration. `sql` serves both backends unless `postgres` overrides it.
 #[derive(Clone, Copy, Debug)]
@@ -75,15 +75,17 @@ impl super::Store {
             // rights starts fine once `smez migrate` has run as the owner.
             return Ok(0);
         }
-        self.db.execute_unprepared(LEDGER).await?;
+        {
+            let txn = self.begin_write().await?;
+            self.lock_migrations(&txn).await?;
+            txn.execute_unprepared(LEDGER).await?;
+            txn.commit().await?;
+        }
         let mut applied_now = 0;
         for migration in &all {
-            let txn = self.db.begin().await?;
-            if backend == DbBackend::Postgres {
-                // Processes starting together take turns; the loser then sees the row.
-                txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
-                    .await?;
-            }
+            let txn = self.begin_write().await?;
+            // Processes starting together take turns; the later one then sees the row.
+            self.lock_migrations(&txn).await?;
             let sql = migration.sql_for(backend);
             let checksum = checksum(sql);
             match recorded_checksum(&txn, backend, migration.version).await? {
@@ -145,6 +147,27 @@ impl super::Store {
         all.iter()
             .all(|m| recorded.get(&m.version) == Some(&checksum(m.sql_for(backend))))
     }
+}
+
+impl super::Store {
+    async fn lock_migrations(&self, txn: &sea_orm::DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
+        match &self.schema {
+            Some(schema) => lock_schema(txn, schema).await,
+            None => Ok(()), // SQLite: the immediate transaction is the lock
+        }
+    }
+}
+
+/// A transaction-scoped PostgreSQL lock keyed on the schema's name (not on
+/// `current_schema()`, which is NULL before the schema exists).
+pub(crate) async fn lock_schema(txn: &sea_orm::DatabaseTransaction, schema: &str) -> Result<(), sea_orm::DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        [format!("smez-migrate:{schema}").into()],
+    ))
+    .await
+    .map(drop)
 }
 
 pub(crate) async fn current_version(db: &DatabaseConnection) -> Result<i64, sea_orm::DbErr> {

@@ -256,6 +256,73 @@ pub async fn a_job_continues_the_trace_of_whoever_enqueued_it(mut h: Harness) {
     h.cleanup().await;
 }
 
+pub async fn a_failed_event_comes_back_to_its_own_subscription(mut h: Harness) {
+    let name = h.subscription("dash-retry");
+    let mut events = h.bus.subscribe(&name, &["post.*"], 4).await.unwrap();
+    let id = h.bus.emit("post.published", &b"p"[..]).await.unwrap();
+    let first = next_within(&mut events, WAIT).await.unwrap();
+    first.fail("dashboard database down").await.unwrap();
+    let again = next_within(&mut events, WAIT)
+        .await
+        .expect("the event comes back to the subscriber");
+    assert_eq!(
+        (again.job.id.as_str(), again.job.kind.as_str()),
+        (id.as_str(), "post.published")
+    );
+    again.ack().await.unwrap();
+    assert!(next_within(&mut events, QUIET).await.is_none());
+    drop(events);
+    h.cleanup().await;
+}
+
+pub async fn a_panicking_handler_is_a_failed_attempt_not_an_endless_loop(mut h: Harness) {
+    let kind = h.kind("render.run");
+    let id = h.bus.enqueue(&kind, &b"x"[..]).await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let shutdown = CancellationToken::new();
+    let worker = {
+        let calls = calls.clone();
+        tokio::spawn(run_worker(
+            h.bus.clone(),
+            kind.clone(),
+            WorkerOptions {
+                concurrency: 2,
+                grace: Duration::from_secs(5),
+            },
+            Metrics::new(),
+            shutdown.clone(),
+            move |_job| {
+                let calls = calls.clone();
+                async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    panic!("bug in a handler");
+                    #[allow(unreachable_code)]
+                    Ok::<(), JobError>(())
+                }
+            },
+        ))
+    };
+    let started = Instant::now();
+    let dead = loop {
+        let dead = h.bus.take_dead_letters(&kind, 10).await.unwrap();
+        if !dead.is_empty() {
+            break dead;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "no dead letter after {} calls",
+            calls.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    shutdown.cancel();
+    worker.await.unwrap().unwrap();
+    assert_eq!(dead[0].job.id, id);
+    assert_eq!(dead[0].reason, "the handler panicked");
+    assert_eq!(calls.load(Ordering::SeqCst), MAX_ATTEMPTS as usize);
+    h.cleanup().await;
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -286,4 +353,6 @@ on_both_backends!(
     events_reach_every_matching_subscription,
     a_worker_holds_at_most_its_concurrency_and_finishes_in_flight_jobs_at_shutdown,
     a_job_continues_the_trace_of_whoever_enqueued_it,
+    a_failed_event_comes_back_to_its_own_subscription,
+    a_panicking_handler_is_a_failed_attempt_not_an_endless_loop,
 );

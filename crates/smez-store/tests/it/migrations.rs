@@ -93,18 +93,36 @@ async fn the_inbox_recognises_a_message_handled_before() {
     for location in locations() {
         let store = Store::open(&location, 2, "worker", &[]).await.unwrap();
         let txn = store.connection().begin().await.unwrap();
-        assert!(Store::record_handled(&txn, "job-1", "render.run").await.unwrap());
+        assert!(
+            Store::record_handled(&txn, "render-worker", "job-1", "render.run")
+                .await
+                .unwrap()
+        );
         txn.commit().await.unwrap();
         let txn = store.connection().begin().await.unwrap();
         assert!(
-            !Store::record_handled(&txn, "job-1", "render.run").await.unwrap(),
+            !Store::record_handled(&txn, "render-worker", "job-1", "render.run")
+                .await
+                .unwrap(),
             "a redelivery is recognised"
         );
-        assert!(Store::record_handled(&txn, "job-2", "render.run").await.unwrap());
+        assert!(
+            Store::record_handled(&txn, "dashboard", "job-1", "render.run")
+                .await
+                .unwrap(),
+            "another consumer of the same message handles its own copy"
+        );
+        assert!(
+            Store::record_handled(&txn, "render-worker", "job-2", "render.run")
+                .await
+                .unwrap()
+        );
         txn.rollback().await.unwrap();
         let txn = store.connection().begin().await.unwrap();
         assert!(
-            Store::record_handled(&txn, "job-2", "render.run").await.unwrap(),
+            Store::record_handled(&txn, "render-worker", "job-2", "render.run")
+                .await
+                .unwrap(),
             "a rolled-back handler did not count as handled"
         );
         txn.commit().await.unwrap();
@@ -150,4 +168,19 @@ async fn each_service_gets_its_own_postgres_schema() {
     media.close().await.unwrap();
     remove(&auth_location).await;
     remove(&media_location).await;
+}
+
+#[tokio::test]
+async fn processes_starting_together_on_a_fresh_postgres_schema_take_turns() {
+    let location = smez_store::Location::Postgres {
+        url: crate::postgres_url(),
+        schema: format!("smez_test_race_{}", uuid::Uuid::new_v4().simple()),
+    };
+    let opens = (0..4).map(|_| Store::open(&location, 1, "race", OWN));
+    for store in futures_util::future::join_all(opens).await {
+        let store = store.expect("every process starts");
+        assert_eq!(store.schema_version().await.unwrap(), 1002);
+        store.close().await.unwrap();
+    }
+    remove(&location).await;
 }
