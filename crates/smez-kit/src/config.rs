@@ -169,6 +169,7 @@ impl std::fmt::Debug for VaultSettings {
 #[serde(deny_unknown_fields)]
 pub struct ShutdownSettings {
     pub grace_secs: u64,
+    pub drain_delay_secs: u64,
 }
 
 /// Where the layered configuration comes from.
@@ -364,6 +365,10 @@ impl Settings {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown.grace_secs)
+    }
+
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_secs(self.shutdown.drain_delay_secs)
     }
 }
 

@@ -204,12 +204,19 @@ impl Error {
     pub fn from_status(status: &Status) -> Self {
         let metadata = status.metadata();
         let text = |key: &str| metadata.get(key).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let code = text(CODE_KEY)
-            .and_then(|c| ErrorCode::parse(&c))
-            .unwrap_or_else(|| ErrorCode::from_grpc(status.code()));
+        let smez_code = text(CODE_KEY).and_then(|c| ErrorCode::parse(&c));
+        let code = smez_code.unwrap_or_else(|| ErrorCode::from_grpc(status.code()));
+        // A status no Smez service wrote (a transport failure, a tonic
+        // internal) may carry internals: keep it in the log, not the answer.
+        let message = if smez_code.is_some() {
+            status.message().to_owned()
+        } else {
+            tracing::warn!(grpc_code = ?status.code(), detail = %status.message(), "call failed below the service");
+            code.title().to_owned()
+        };
         Self {
             code,
-            message: status.message().to_owned(),
+            message,
             field: text(FIELD_KEY),
             retry_after: text(RETRY_AFTER_KEY)
                 .and_then(|s| s.parse().ok())

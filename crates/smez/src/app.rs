@@ -100,8 +100,15 @@ pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Re
     .await
 }
 
-pub async fn serve(settings: Settings, plan: Plan, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Runs the plan until `signal` (SIGTERM / Ctrl-C), then stops in order:
+/// report not ready (readyz 503, gRPC health NOT_SERVING) and keep serving for
+/// `shutdown.drain_delay_secs` while load balancers take the process out,
+/// then stop listening, let in-flight work finish within the grace period,
+/// and close the bus.
+pub async fn serve(settings: Settings, plan: Plan, signal: CancellationToken) -> anyhow::Result<()> {
     let auth = Arc::new(preflight(&settings, &plan)?);
+    // What the servers and background tasks watch; cancelled after the drain delay.
+    let shutdown = CancellationToken::new();
     let readiness = Readiness::default();
     for module in plan.modules() {
         readiness.set(&module, ModuleState::Starting);
@@ -135,15 +142,23 @@ pub async fn serve(settings: Settings, plan: Plan, shutdown: CancellationToken) 
     )
     .await;
     let result = match started {
-        Ok(bus) => {
+        Ok(started) => {
             tracing::info!(modules = ?plan.modules(), "smez is ready");
-            let outcome = wait(&mut tasks, &shutdown).await;
+            let outcome = wait(&mut tasks, &signal).await;
             for module in plan.modules() {
                 readiness.set(&module, ModuleState::Stopping);
             }
+            if let Some((health, names)) = &started.health {
+                for name in names.iter().copied().chain([""]) {
+                    set_health(health, name, false).await;
+                }
+            }
+            if outcome.is_ok() {
+                tokio::time::sleep(settings.drain_delay()).await;
+            }
             shutdown.cancel();
             drain(&mut tasks, settings.shutdown_grace()).await;
-            bus.close().await;
+            started.bus.close().await;
             outcome
         }
         Err(e) => {
@@ -168,7 +183,7 @@ async fn start_modules(
     shutdown: &CancellationToken,
     gateway_slot: &Arc<OnceLock<Router>>,
     tasks: &mut JoinSet<(String, anyhow::Result<()>)>,
-) -> anyhow::Result<Bus> {
+) -> anyhow::Result<Started> {
     let bus = Bus::from_settings(&settings.bus).await?;
     readiness.set("bus", ModuleState::Running);
 
@@ -204,6 +219,7 @@ async fn start_modules(
         readiness.set(worker, ModuleState::Running);
     }
 
+    let mut health_entries = None;
     if !plan.services.is_empty() {
         let listener = bind("grpc.listen", settings.grpc_listen()).await?;
         tracing::info!(addr = %listener.local_addr()?, services = ?plan.services, "gRPC listening");
@@ -221,12 +237,8 @@ async fn start_modules(
         }
         set_health(&health, "", true).await;
         readiness.set("grpc", ModuleState::Running);
-        let stopping = shutdown.clone();
-        tokio::spawn(async move {
-            stopping.cancelled().await;
-            // Probes stop sending traffic while in-flight calls finish.
-            set_health(&health, "", false).await;
-        });
+        let names = plan.services.iter().map(|name| definition(name).grpc_name).collect();
+        health_entries = Some((health, names));
     }
 
     if plan.gateway {
@@ -247,7 +259,17 @@ async fn start_modules(
         let _ = gateway_slot.set(gateway);
         readiness.set("gateway", ModuleState::Running);
     }
-    Ok(bus)
+    Ok(Started {
+        bus,
+        health: health_entries,
+    })
+}
+
+/// What is running once the modules have started.
+struct Started {
+    bus: Bus,
+    /// The gRPC health reporter and the entries it serves, to report NOT_SERVING at shutdown.
+    health: Option<(tonic_health::server::HealthReporter, Vec<&'static str>)>,
 }
 
 /// Ops routes always; everything else goes to the gateway once it is up

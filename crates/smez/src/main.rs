@@ -94,13 +94,13 @@ fn main() -> ExitCode {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve { targets } => {
-            let plan = targets::Plan::parse(&targets).map_err(anyhow::Error::msg)?;
+            let plan = targets::Plan::parse(&targets).map_err(|e| app::Misconfigured(vec![e]))?;
             let _telemetry = smez_kit::telemetry::init(&settings.telemetry, &targets.replace(',', "+"))?;
             let shutdown = smez_kit::shutdown::on_signal();
             app::serve(settings, plan, shutdown).await
         }
         Command::Migrate { targets } => {
-            let plan = targets::Plan::parse(&targets).map_err(anyhow::Error::msg)?;
+            let plan = targets::Plan::parse(&targets).map_err(|e| app::Misconfigured(vec![e]))?;
             let _telemetry = smez_kit::telemetry::init(&settings.telemetry, "migrate")?;
             let mut services = plan.services.clone();
             for worker in &plan.workers {

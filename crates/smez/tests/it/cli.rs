@@ -24,7 +24,7 @@ fn one_service_alone_needs_the_distributed_backends() {
         "both problems at once: {stderr}"
     );
     let (code, _, stderr) = run(&["serve", "auth,billing"], &[], &dir);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(stderr.contains("unknown target `billing`"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -116,3 +116,28 @@ async fn the_data_folder_can_come_from_configuration() {
     assert!(smez.terminate().success());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn at_shutdown_the_process_reports_not_ready_before_it_stops_serving() {
+    let dir = temp_dir("drain");
+    let env = HashMap::from([("SMEZ_SHUTDOWN__DRAIN_DELAY_SECS".to_owned(), "3".to_owned())]);
+    let mut smez = Smez::start("all", &["serve", "all", "--data-dir", "data"], &env, &dir);
+    smez.wait_ready().await;
+    let endpoint = smez.grpc_endpoint();
+    smez.send_term();
+    // During the drain delay: still answering, but not ready.
+    let started = std::time::Instant::now();
+    let (code, body) = loop {
+        let (code, body) = get_json(&smez.url("/readyz")).await;
+        if code == 503 || started.elapsed() > std::time::Duration::from_secs(2) {
+            break (code, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["modules"]["auth"], "stopping");
+    assert_eq!(grpc_health(&endpoint, "").await, 2, "NOT_SERVING while draining");
+    assert_eq!(grpc_health(&endpoint, "smez.vault.v1.VaultService").await, 2);
+    assert!(smez.terminate().success(), "{}", smez.log());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -114,10 +114,16 @@ impl Smez {
         }
     }
 
+    /// Sends SIGTERM without waiting.
+    pub fn send_term(&self) {
+        let id = self.child.as_ref().expect("still running").id();
+        let _ = Command::new("kill").args(["-TERM", &id.to_string()]).status();
+    }
+
     /// SIGTERM and the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.send_term();
         let mut child = self.child.take().expect("still running");
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let started = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
