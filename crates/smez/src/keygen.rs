@@ -2,24 +2,17 @@
 
 use std::fmt::Write;
 
-/// Every identity that signs internal calls: the services, the gateway, and
+/// Every identity that signs internal calls: the gateway, the services, and
 /// `operator` (the `smez vault` command). Worker pools sign as their service.
-const IDENTITIES: [&str; 9] = [
-    "gateway",
-    "auth",
-    "workspace",
-    "media",
-    "render",
-    "publisher",
-    "analytics",
-    "vault",
-    "operator",
-];
+fn identities() -> impl Iterator<Item = &'static str> {
+    std::iter::once("gateway")
+        .chain(smez_kit::config::SERVICES)
+        .chain(std::iter::once("operator"))
+}
 
 pub fn deployment_keys() -> String {
-    let keys: Vec<_> = IDENTITIES
-        .iter()
-        .map(|identity| (*identity, smez_kit::identity::generate_key()))
+    let keys: Vec<_> = identities()
+        .map(|identity| (identity, smez_kit::identity::generate_key()))
         .collect();
     let trusted = keys
         .iter()

@@ -35,15 +35,7 @@ fn migrate_prepares_every_database_and_is_idempotent() {
     for _ in 0..2 {
         let (code, stdout, stderr) = run(&["migrate", "--data-dir", "data"], &[], &dir);
         assert_eq!(code, 0, "{stderr}");
-        for service in [
-            "auth",
-            "workspace",
-            "media",
-            "render",
-            "publisher",
-            "analytics",
-            "vault",
-        ] {
+        for service in smez_kit::config::SERVICES {
             assert!(
                 stdout.contains(&format!("{service}: sqlite database at schema version 1")),
                 "{stdout}"

@@ -12,16 +12,7 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let schema_prefix = format!("smez_it_{run_id}_");
     // One signing key per process; every process learns which key proves which service.
-    let identities = [
-        "gateway",
-        "auth",
-        "workspace",
-        "media",
-        "render",
-        "publisher",
-        "analytics",
-        "vault",
-    ];
+    let identities: Vec<&str> = std::iter::once("gateway").chain(smez_kit::config::SERVICES).collect();
     let keys: HashMap<&str, smez_kit::identity::GeneratedKey> = identities
         .iter()
         .map(|i| (*i, smez_kit::identity::generate_key()))
