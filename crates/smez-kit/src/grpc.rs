@@ -106,12 +106,6 @@ impl ClientFactory {
     }
 }
 
-/// Marks a request as made on a user's behalf; the transport signs it into the token.
-pub fn on_behalf_of<T>(mut request: tonic::Request<T>, who: OnBehalfOf) -> tonic::Request<T> {
-    request.extensions_mut().insert(who);
-    request
-}
-
 /// The verified caller of a request served by a [`Guarded`] service.
 pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Caller, tonic::Status> {
     request
