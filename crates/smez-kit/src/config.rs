@@ -64,6 +64,9 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub internal_auth: InternalAuthSettings,
     pub vault: VaultSettings,
+    pub auth: AuthSettings,
+    pub workspace: WorkspaceSettings,
+    pub gateway: GatewaySettings,
     pub shutdown: ShutdownSettings,
     pub services: HashMap<String, String>,
 }
@@ -79,18 +82,25 @@ pub enum Environment {
 #[serde(deny_unknown_fields)]
 pub struct HttpSettings {
     pub listen: String,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GrpcSettings {
     pub listen: String,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    pub tls_ca_file: String,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
+    pub owner_url: String,
     pub max_connections: u32,
     pub schema_prefix: String,
 }
@@ -165,6 +175,59 @@ impl std::fmt::Debug for VaultSettings {
     }
 }
 
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub signing_keys: Vec<String>,
+    pub issuer: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub max_failed_logins: u32,
+    pub max_failed_logins_per_ip: u32,
+    pub lockout_base_secs: u64,
+    pub lockout_max_secs: u64,
+    pub min_age_years: u32,
+    pub hashing_concurrency: usize,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field(
+                "signing_keys",
+                &format!("{} key(s) [redacted]", self.signing_keys.len()),
+            )
+            .field("issuer", &self.issuer)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("max_failed_logins", &self.max_failed_logins)
+            .field("max_failed_logins_per_ip", &self.max_failed_logins_per_ip)
+            .field("lockout_base_secs", &self.lockout_base_secs)
+            .field("lockout_max_secs", &self.lockout_max_secs)
+            .field("min_age_years", &self.min_age_years)
+            .field("hashing_concurrency", &self.hashing_concurrency)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceSettings {
+    pub invitation_ttl_secs: u64,
+    pub purge_retry_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub public_origin: String,
+    pub allowed_origins: Vec<String>,
+    pub rate_limit_per_ip_per_minute: u32,
+    pub rate_limit_per_user_per_minute: u32,
+    pub auth_rate_limit_per_ip_per_minute: u32,
+    pub permission_cache_secs: u64,
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ShutdownSettings {
@@ -208,6 +271,9 @@ impl Settings {
             .list_separator(",")
             .with_list_parse_key("bus.retry_delays_ms")
             .with_list_parse_key("internal_auth.trusted_keys")
+            .with_list_parse_key("auth.signing_keys")
+            .with_list_parse_key("gateway.allowed_origins")
+            .with_list_parse_key("http.trusted_proxies")
             .source(sources.env.clone());
         builder = builder.add_source(environment);
         for (key, value) in &sources.overrides {
@@ -229,6 +295,39 @@ impl Settings {
         parse_listen("http.listen", &self.http.listen)?;
         parse_listen("grpc.listen", &self.grpc.listen)?;
         check_url_scheme("database.url", &self.database.url, &["postgres", "postgresql"])?;
+        check_url_scheme(
+            "database.owner_url",
+            &self.database.owner_url,
+            &["postgres", "postgresql"],
+        )?;
+        if !self.database.owner_url.is_empty() && self.database.url.is_empty() {
+            return Err(ConfigError::invalid(
+                "database.owner_url",
+                "only meaningful with database.url (PostgreSQL)",
+            ));
+        }
+        both_or_neither(
+            ("http.tls_cert_file", &self.http.tls_cert_file),
+            ("http.tls_key_file", &self.http.tls_key_file),
+        )?;
+        for (index, proxy) in self.http.trusted_proxies.iter().enumerate() {
+            if proxy.trim().parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::invalid(
+                    format!("http.trusted_proxies[{index}]"),
+                    format!("`{proxy}` is not an IP address"),
+                ));
+            }
+        }
+        both_or_neither(
+            ("grpc.tls_cert_file", &self.grpc.tls_cert_file),
+            ("grpc.tls_key_file", &self.grpc.tls_key_file),
+        )?;
+        if !self.grpc.tls_ca_file.is_empty() && self.grpc.tls_cert_file.is_empty() {
+            return Err(ConfigError::invalid(
+                "grpc.tls_ca_file",
+                "mutual TLS also needs grpc.tls_cert_file and grpc.tls_key_file",
+            ));
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError::invalid("database.max_connections", "must be at least 1"));
         }
@@ -294,6 +393,16 @@ impl Settings {
             ));
         }
         self.validate_vault()?;
+        self.validate_auth()?;
+        self.validate_gateway()?;
+        if self.workspace.invitation_ttl_secs == 0 || self.workspace.purge_retry_secs == 0 {
+            let key = if self.workspace.invitation_ttl_secs == 0 {
+                "workspace.invitation_ttl_secs"
+            } else {
+                "workspace.purge_retry_secs"
+            };
+            return Err(ConfigError::invalid(key, "must be at least 1"));
+        }
         for service in SERVICES {
             let key = format!("services.{service}");
             match self.services.get(service) {
@@ -348,6 +457,90 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_auth(&self) -> Result<(), ConfigError> {
+        let auth = &self.auth;
+        if auth.issuer.trim().is_empty() {
+            return Err(ConfigError::invalid("auth.issuer", "must not be empty"));
+        }
+        if !(60..=3600).contains(&auth.access_token_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "auth.access_token_ttl_secs",
+                "must be between 60 and 3600 seconds (access tokens are short-lived)",
+            ));
+        }
+        if auth.refresh_token_ttl_secs < auth.access_token_ttl_secs {
+            return Err(ConfigError::invalid(
+                "auth.refresh_token_ttl_secs",
+                "must be at least auth.access_token_ttl_secs",
+            ));
+        }
+        for (key, value) in [
+            ("auth.max_failed_logins", u64::from(auth.max_failed_logins)),
+            (
+                "auth.max_failed_logins_per_ip",
+                u64::from(auth.max_failed_logins_per_ip),
+            ),
+            ("auth.lockout_base_secs", auth.lockout_base_secs),
+            ("auth.hashing_concurrency", auth.hashing_concurrency as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if auth.lockout_max_secs < auth.lockout_base_secs {
+            return Err(ConfigError::invalid(
+                "auth.lockout_max_secs",
+                "must be at least auth.lockout_base_secs",
+            ));
+        }
+        if auth.min_age_years < 13 {
+            return Err(ConfigError::invalid(
+                "auth.min_age_years",
+                "must be at least 13 (Smez is not for children under 13)",
+            ));
+        }
+        if let Some(index) = auth.signing_keys.iter().position(|k| k.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                format!("auth.signing_keys[{index}]"),
+                "empty key (generate one with `smez keygen`)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_gateway(&self) -> Result<(), ConfigError> {
+        let gateway = &self.gateway;
+        check_origin("gateway.public_origin", &gateway.public_origin)?;
+        for (index, origin) in gateway.allowed_origins.iter().enumerate() {
+            check_origin(&format!("gateway.allowed_origins[{index}]"), origin)?;
+        }
+        for (key, value) in [
+            (
+                "gateway.rate_limit_per_ip_per_minute",
+                gateway.rate_limit_per_ip_per_minute,
+            ),
+            (
+                "gateway.rate_limit_per_user_per_minute",
+                gateway.rate_limit_per_user_per_minute,
+            ),
+            (
+                "gateway.auth_rate_limit_per_ip_per_minute",
+                gateway.auth_rate_limit_per_ip_per_minute,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if gateway.permission_cache_secs > 60 {
+            return Err(ConfigError::invalid(
+                "gateway.permission_cache_secs",
+                "at most 60 (it bounds how long a removed member keeps access)",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn http_listen(&self) -> SocketAddr {
         parse_listen("http.listen", &self.http.listen).expect("validated at load")
     }
@@ -376,6 +569,29 @@ fn parse_listen(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
     value
         .parse()
         .map_err(|_| ConfigError::invalid(key, format!("`{value}` is not an address like 127.0.0.1:8080")))
+}
+
+/// Two settings that only work together.
+fn both_or_neither(a: (&str, &str), b: (&str, &str)) -> Result<(), ConfigError> {
+    match (a.1.is_empty(), b.1.is_empty()) {
+        (true, false) => Err(ConfigError::invalid(a.0, format!("required when {} is set", b.0))),
+        (false, true) => Err(ConfigError::invalid(b.0, format!("required when {} is set", a.0))),
+        _ => Ok(()),
+    }
+}
+
+/// An origin as browsers send it: scheme, host and optional port, no path.
+fn check_origin(key: &str, origin: &str) -> Result<(), ConfigError> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains('/') => Ok(()),
+        _ => Err(ConfigError::invalid(
+            key,
+            format!("`{origin}` is not an origin like https://app.example.com (scheme and host, no path)"),
+        )),
+    }
 }
 
 /// Empty means "not configured" and is always allowed.

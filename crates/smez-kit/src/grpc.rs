@@ -21,10 +21,12 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder};
 use tracing::Instrument;
 
+use crate::config::{ConfigError, GrpcSettings};
 use crate::error::Error;
 use crate::identity::{Caller, InternalAuth, METADATA_KEY, OnBehalfOf};
 use crate::metrics::{GrpcLabels, Metrics};
 use crate::telemetry;
+use crate::tls::{PemCerts, PemKey, invalid};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -48,26 +50,154 @@ impl std::error::Error for TransportError {
     }
 }
 
+/// How long a TLS handshake may take, on either side, before the connection is dropped.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// TLS of internal gRPC, from `grpc.tls_*`: files read and checked once, at start.
+///
+/// - Nothing set: the listener speaks plaintext; calls to `https://` endpoints
+///   trust the system's root certificates.
+/// - Certificate and key: the listener serves TLS; calls as above.
+/// - Certificate, key and CA: mutual TLS. The listener requires a client
+///   certificate that CA signed; calls to `https://` endpoints trust that CA
+///   alone and present this process's certificate.
+///
+/// Internal tokens are checked on top, whatever the mode: TLS proves the peer
+/// belongs to the deployment, the token proves which service it is.
+#[derive(Clone, Default)]
+pub struct GrpcTls {
+    server: Option<tonic::transport::ServerTlsConfig>,
+    /// Set for mutual TLS only; otherwise `https://` calls use the system roots.
+    client: Option<tonic::transport::ClientTlsConfig>,
+}
+
+impl std::fmt::Debug for GrpcTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("GrpcTls").field(&self.mode()).finish()
+    }
+}
+
+impl GrpcTls {
+    /// Reads and checks the configured files; errors name the key at fault.
+    pub fn from_settings(grpc: &GrpcSettings) -> Result<Self, ConfigError> {
+        const CERT: &str = "grpc.tls_cert_file";
+        const KEY: &str = "grpc.tls_key_file";
+        const CA: &str = "grpc.tls_ca_file";
+        if grpc.tls_cert_file.is_empty() {
+            return Ok(Self::default());
+        }
+        let certs = PemCerts::load(CERT, &grpc.tls_cert_file)?;
+        let key = PemKey::load(KEY, &grpc.tls_key_file)?;
+        let identity = tonic::transport::Identity::from_pem(&certs.pem, key.pem.as_slice());
+        let server = tonic::transport::ServerTlsConfig::new()
+            .identity(identity.clone())
+            .timeout(TLS_HANDSHAKE_TIMEOUT);
+        if grpc.tls_ca_file.is_empty() {
+            crate::tls::server_config((CERT, &certs), (KEY, &key), None)?;
+            return Ok(Self {
+                server: Some(server),
+                client: None,
+            });
+        }
+        let ca = PemCerts::load(CA, &grpc.tls_ca_file)?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in &ca.certs {
+            roots
+                .add(cert.clone())
+                .map_err(|e| invalid(CA, format!("not a usable CA certificate: {e}")))?;
+        }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crate::tls::provider())
+                .build()
+                .map_err(|e| invalid(CA, e.to_string()))?;
+        // This certificate is also the one this process presents when it calls
+        // other services; they trust the same CA, so it must pass that CA.
+        let now = rustls::pki_types::UnixTime::now();
+        match verifier.verify_client_cert(&certs.certs[0], &certs.certs[1..], now) {
+            Ok(_) => {}
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::InvalidPurpose | rustls::CertificateError::InvalidPurposeContext { .. },
+            )) => tracing::warn!(
+                "{CERT}: the certificate is not meant for TLS clients (no clientAuth extended key usage), so other \
+                 services will refuse the calls this process makes to them"
+            ),
+            Err(e) => {
+                return Err(invalid(
+                    CERT,
+                    format!("not signed by the CA in {CA}, or not valid now: {e}"),
+                ));
+            }
+        }
+        crate::tls::server_config((CERT, &certs), (KEY, &key), Some(verifier))?;
+        let ca = tonic::transport::Certificate::from_pem(&ca.pem);
+        Ok(Self {
+            server: Some(server.client_ca_root(ca.clone())),
+            client: Some(
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(ca)
+                    .identity(identity)
+                    .timeout(TLS_HANDSHAKE_TIMEOUT),
+            ),
+        })
+    }
+
+    /// `plaintext`, `tls` or `mutual TLS`, for logs.
+    pub fn mode(&self) -> &'static str {
+        match (&self.server, &self.client) {
+            (None, _) => "plaintext",
+            (Some(_), None) => "tls",
+            (Some(_), Some(_)) => "mutual TLS",
+        }
+    }
+}
+
 /// Builds transports that sign every call as `caller`.
 #[derive(Clone, Debug)]
 pub struct ClientFactory {
     auth: Arc<InternalAuth>,
     caller: &'static str,
+    tls: GrpcTls,
 }
 
 impl ClientFactory {
     pub fn new(auth: Arc<InternalAuth>, caller: &'static str) -> Self {
-        Self { auth, caller }
+        Self {
+            auth,
+            caller,
+            tls: GrpcTls::default(),
+        }
+    }
+
+    /// Calls to `https://` endpoints use `tls` (mutual TLS presents this
+    /// process's certificate and trusts the configured CA alone).
+    pub fn with_tls(mut self, tls: &GrpcTls) -> Self {
+        self.tls = tls.clone();
+        self
     }
 
     /// A transport to `target` in another process, connecting lazily (and
     /// reconnecting) so start order between processes does not matter.
     pub fn remote(&self, target: &'static str, endpoint: &str) -> anyhow::Result<Transport> {
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+        let mut channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
             .map_err(|e| anyhow::anyhow!("services.{target}: bad endpoint `{endpoint}`: {e}"))?
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .connect_lazy();
-        Ok(self.stamped(target, channel))
+            .connect_timeout(std::time::Duration::from_secs(5));
+        if channel.uri().scheme_str() == Some("https") {
+            let tls = self.tls.client.clone().unwrap_or_else(|| {
+                tonic::transport::ClientTlsConfig::new()
+                    .with_native_roots()
+                    .timeout(TLS_HANDSHAKE_TIMEOUT)
+            });
+            channel = channel
+                .tls_config(tls)
+                .map_err(|e| anyhow::Error::new(e).context(format!("services.{target}: TLS to `{endpoint}`")))?;
+        } else if self.tls.client.is_some() {
+            tracing::warn!(
+                service = target,
+                endpoint,
+                "plaintext gRPC endpoint although mutual TLS is configured (grpc.tls_ca_file); use https://"
+            );
+        }
+        Ok(self.stamped(target, channel.connect_lazy()))
     }
 
     /// A transport to `target` served by `server` in this process, without the network.
@@ -218,6 +348,7 @@ pub type BoxedServer = BoxCloneSyncService<http::Request<Body>, http::Response<B
 pub struct GrpcServer {
     routes: tonic::service::Routes,
     health: tonic_health::server::HealthReporter,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl Default for GrpcServer {
@@ -239,7 +370,14 @@ impl GrpcServer {
         Self {
             routes: routes.routes(),
             health,
+            tls: None,
         }
+    }
+
+    /// Serves TLS (or mutual TLS) as `tls` says; plaintext when it has no certificate.
+    pub fn with_tls(mut self, tls: &GrpcTls) -> Self {
+        self.tls = tls.server.clone();
+        self
     }
 
     /// Adds a service; it reports NOT_SERVING until [`set_health`] says otherwise.
@@ -276,7 +414,13 @@ impl GrpcServer {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = self.tls {
+            builder = builder
+                .tls_config(tls)
+                .map_err(|e| anyhow::Error::new(e).context("gRPC server TLS"))?;
+        }
+        builder
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
             .await

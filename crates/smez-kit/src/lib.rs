@@ -1,14 +1,18 @@
 //! The runtime kit every Smez service stands on.
 
+pub mod access_token;
 pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod identity;
 pub mod metrics;
 pub mod modules;
+pub mod roles;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
+pub mod tls;
 
 pub use config::Settings;
 pub use error::{Error, ErrorCode, Problem};
