@@ -1,6 +1,8 @@
 //! The chassis of a Smez service: what every service crate shares, so each
 //! one only adds its own queries, jobs and tables.
 
+pub mod events;
+pub mod purge;
 pub mod sandbox;
 
 use std::sync::Arc;
@@ -139,7 +141,17 @@ macro_rules! define_service {
             $server_mod::$server,
             $client_mod::$client,
             $migrations,
-            |ctx| async move {
+            |ctx: ::std::sync::Arc<$crate::ServiceContext>| async move {
+                // Holds no tables of its own yet, but answers purges so a
+                // deleted workspace or account completes everywhere.
+                $crate::events::spawn_outbox_relay(ctx.clone());
+                $crate::purge::spawn_holder(
+                    ctx.clone(),
+                    $crate::purge::Holds {
+                        workspaces: true,
+                        users: true,
+                    },
+                );
                 Ok($crate::boxed(
                     $crate::smez_proto::$pkg::v1::$server_mod::$server::new($api { ctx }),
                 ))

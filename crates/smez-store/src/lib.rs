@@ -4,6 +4,8 @@
 //! transactions that row-level security relies on.
 
 mod migrate;
+mod outbox;
+pub mod tenancy;
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,10 +17,13 @@ use sea_orm::{
 use smez_kit::config::DatabaseSettings;
 
 pub use migrate::{COMMON_MIGRATIONS, Migration};
+pub use outbox::OutboxEntry;
 pub use sea_orm;
 
 /// Session setting that PostgreSQL row-level security policies read.
 pub const WORKSPACE_SETTING: &str = "app.workspace_id";
+/// Session setting that lets a transaction see every workspace (see [`Store::begin_cross_tenant`]).
+pub const CROSS_TENANT_SETTING: &str = "app.cross_tenant";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -35,13 +40,29 @@ impl Backend {
     }
 }
 
+/// What a transaction declares to row-level security (PostgreSQL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// The rows of one workspace.
+    Workspace(&'a str),
+    /// Every workspace: only for work that is cross-tenant by nature.
+    CrossTenant,
+    /// Tables that are not workspace-scoped (workspace-scoped ones show no rows).
+    Unscoped,
+}
+
 /// Where a store lives.
 #[derive(Clone, Debug)]
 pub enum Location {
     /// A SQLite file.
     SqliteFile(std::path::PathBuf),
-    /// A schema in a PostgreSQL database.
-    Postgres { url: String, schema: String },
+    /// A schema in a PostgreSQL database. `url` is the runtime role;
+    /// `owner_url`, when given, owns the schema and runs the migrations.
+    Postgres {
+        url: String,
+        owner_url: Option<String>,
+        schema: String,
+    },
 }
 
 impl Location {
@@ -52,6 +73,7 @@ impl Location {
         } else {
             Self::Postgres {
                 url: settings.url.clone(),
+                owner_url: Some(settings.owner_url.clone()).filter(|url| !url.is_empty()),
                 schema: format!("{}{service}", settings.schema_prefix),
             }
         }
@@ -66,20 +88,81 @@ pub struct Store {
     service: String,
     /// The PostgreSQL schema (its name keys the migration lock).
     schema: Option<String>,
+    /// Wakes the outbox relay after a commit that wrote to the outbox.
+    outbox_written: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
     /// Connects (creating the SQLite file or the PostgreSQL schema if needed)
-    /// and applies the common migrations, then `migrations`.
+    /// and applies the common migrations, then `migrations`. On PostgreSQL it
+    /// then puts every workspace-scoped table under row-level security and,
+    /// with a separate owner, grants the runtime role its table rights.
     pub async fn open(
         location: &Location,
         max_connections: u32,
         service: &str,
         migrations: &[Migration],
     ) -> anyhow::Result<Self> {
-        let store = Self::connect(location, max_connections, service).await?;
-        store.migrate(migrations).await?;
+        let store = match location {
+            Location::Postgres {
+                owner_url: Some(owner_url),
+                schema,
+                ..
+            } => {
+                let owner = Location::Postgres {
+                    url: owner_url.clone(),
+                    owner_url: None,
+                    schema: schema.clone(),
+                };
+                let owner = Self::connect(&owner, 1, service).await?;
+                owner.migrate(migrations).await?;
+                owner.secure_tables().await?;
+                let runtime = Self::connect(location, max_connections, service).await?;
+                let role = tenancy::current_user(&runtime.db).await?;
+                if role != tenancy::current_user(&owner.db).await? {
+                    tenancy::grant_runtime_role(&owner.db, schema, &role)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{service} database: {e}"))?;
+                }
+                owner.close().await?;
+                runtime
+            }
+            _ => {
+                let store = Self::connect(location, max_connections, service).await?;
+                store.migrate(migrations).await?;
+                store.secure_tables().await?;
+                store
+            }
+        };
+        if store.backend == Backend::Postgres && tenancy::role_bypasses_rls(&store.db).await? {
+            tracing::warn!(
+                service,
+                "the database role is a superuser or has BYPASSRLS: row-level security does not bind it; \
+                 set database.owner_url and give database.url an ordinary role"
+            );
+        }
         Ok(store)
+    }
+
+    async fn secure_tables(&self) -> anyhow::Result<()> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let secured = tenancy::secure_workspace_tables(&self.db)
+            .await
+            .map_err(|e| anyhow::anyhow!("{} database: {e}", self.service))?;
+        if !secured.is_empty() {
+            tracing::info!(service = %self.service, tables = ?secured, "row-level security applied");
+        }
+        Ok(())
+    }
+
+    /// Whether this store's role escapes row-level security (always false on SQLite).
+    pub async fn bypasses_row_security(&self) -> Result<bool, sea_orm::DbErr> {
+        match self.backend {
+            Backend::Postgres => tenancy::role_bypasses_rls(&self.db).await,
+            Backend::Sqlite => Ok(false),
+        }
     }
 
     /// Connects without migrating.
@@ -109,7 +192,7 @@ impl Store {
                     .map_err(|e| anyhow::anyhow!("{service} database: opening {}: {e}", path.display()))?;
                 (db, Backend::Sqlite)
             }
-            Location::Postgres { url, schema } => {
+            Location::Postgres { url, schema, .. } => {
                 let redacted = smez_kit::config::redact_url(url);
                 let bootstrap = Database::connect(options(url.clone(), 1, None))
                     .await
@@ -149,6 +232,7 @@ impl Store {
             backend,
             service: service.to_owned(),
             schema,
+            outbox_written: Default::default(),
         })
     }
 
@@ -170,16 +254,101 @@ impl Store {
     /// carries it into someone else's transaction. Callers still filter by
     /// workspace in their queries: RLS is the second wall, not the first.
     pub async fn begin_in_workspace(&self, workspace_id: &str) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        self.begin_scoped(Scope::Workspace(workspace_id)).await
+    }
+
+    /// Begins a transaction that sees every workspace. Only for work that is
+    /// by nature cross-tenant (purging a deleted workspace or user, rewrapping
+    /// every ciphertext, claiming due jobs); each caller says why in a comment.
+    pub async fn begin_cross_tenant(&self) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        self.begin_scoped(Scope::CrossTenant).await
+    }
+
+    /// Begins a write transaction that declares `scope` to row-level security.
+    pub async fn begin_scoped(&self, scope: Scope<'_>) -> Result<DatabaseTransaction, sea_orm::DbErr> {
         let txn = self.begin_write().await?;
         if self.backend == Backend::Postgres {
+            let (setting, value) = match scope {
+                Scope::Workspace(workspace_id) => (WORKSPACE_SETTING, workspace_id),
+                Scope::CrossTenant => (CROSS_TENANT_SETTING, "on"),
+                Scope::Unscoped => return Ok(txn),
+            };
             txn.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT set_config($1, $2, true)",
-                [WORKSPACE_SETTING.into(), workspace_id.into()],
+                [setting.into(), value.into()],
             ))
             .await?;
         }
         Ok(txn)
+    }
+
+    /// Runs one statement (`?` placeholders) in `scope`; returns the rows affected.
+    pub async fn execute_scoped<I>(&self, scope: Scope<'_>, sql: &str, values: I) -> Result<u64, sea_orm::DbErr>
+    where
+        I: IntoIterator<Item = sea_orm::Value>,
+    {
+        let statement = statement(self.db.get_database_backend(), sql, values);
+        if !self.needs_scope(scope) {
+            return Ok(self.db.execute_raw(statement).await?.rows_affected());
+        }
+        let txn = self.begin_scoped(scope).await?;
+        let affected = txn.execute_raw(statement).await?.rows_affected();
+        txn.commit().await?;
+        Ok(affected)
+    }
+
+    /// Runs one query (`?` placeholders) in `scope`.
+    pub async fn query_scoped<I>(
+        &self,
+        scope: Scope<'_>,
+        sql: &str,
+        values: I,
+    ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr>
+    where
+        I: IntoIterator<Item = sea_orm::Value>,
+    {
+        let statement = statement(self.db.get_database_backend(), sql, values);
+        if !self.needs_scope(scope) {
+            return self.db.query_all_raw(statement).await;
+        }
+        let txn = self.begin_scoped(scope).await?;
+        let rows = txn.query_all_raw(statement).await?;
+        txn.commit().await?;
+        Ok(rows)
+    }
+
+    /// SQLite has no row-level security: a single statement needs no transaction there.
+    fn needs_scope(&self, scope: Scope<'_>) -> bool {
+        self.backend == Backend::Postgres && !matches!(scope, Scope::Unscoped)
+    }
+
+    /// Deletes every row of `workspace_id` from every workspace-scoped table
+    /// (the [`tenancy`] convention). Returns the rows deleted.
+    pub async fn purge_workspace(txn: &DatabaseTransaction, workspace_id: &str) -> Result<u64, sea_orm::DbErr> {
+        Self::purge_by_column(txn, "workspace_id", workspace_id).await
+    }
+
+    /// Deletes every row whose `user_id` is `user_id`, from every table that has one.
+    pub async fn purge_user(txn: &DatabaseTransaction, user_id: &str) -> Result<u64, sea_orm::DbErr> {
+        Self::purge_by_column(txn, "user_id", user_id).await
+    }
+
+    async fn purge_by_column(txn: &DatabaseTransaction, column: &str, value: &str) -> Result<u64, sea_orm::DbErr> {
+        let backend = txn.get_database_backend();
+        let mut deleted = 0;
+        for table in tenancy::tables_with_column(txn, column).await? {
+            let sql = format!(
+                "DELETE FROM {} WHERE {column}{} = ?",
+                tenancy::quote_ident(&table),
+                if backend == DbBackend::Postgres { "::text" } else { "" }
+            );
+            deleted += txn
+                .execute_raw(statement(backend, &sql, [value.into()]))
+                .await?
+                .rows_affected();
+        }
+        Ok(deleted)
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write lock

@@ -38,11 +38,11 @@ impl Migration {
 
 /// Applied to every service database before the service's own migrations;
 /// versions below 1000 are theirs, service migrations start at 1000.
-pub const COMMON_MIGRATIONS: &[Migration] = &[Migration::new(
-    1,
-    "inbox",
-    include_str!("../../../migrations/common/0001_inbox.sql"),
-)];
+pub const COMMON_MIGRATIONS: &[Migration] = &[
+    Migration::new(1, "inbox", include_str!("../../../migrations/common/0001_inbox.sql")),
+    Migration::new(2, "outbox", include_str!("../../../migrations/common/0002_outbox.sql")),
+    Migration::new(3, "purges", include_str!("../../../migrations/common/0003_purges.sql")),
+];
 
 /// First version a service's own migrations may use.
 pub const SERVICE_VERSION_BASE: i64 = 1000;

@@ -331,7 +331,7 @@ impl VaultService for VaultApi {
             .ok_or(VaultError::NotFound("pending transfer"))?;
         // Open first, claim second: a row that does not open is not consumed.
         let payload = open_pending(&self.keyring, workspace, id, user, &row.payload).await?;
-        if !self.repo.claim_pending(id).await.map_err(VaultError::from)? {
+        if !self.repo.claim_pending(workspace, id).await.map_err(VaultError::from)? {
             return Err(VaultError::NotFound("pending transfer").into());
         }
         self.log(Access {

@@ -43,6 +43,14 @@ async fn build(ctx: Arc<ServiceContext>) -> anyhow::Result<BoxedServer> {
         settings.rewrap_batch,
         ctx.shutdown.clone(),
     );
+    smez_service::events::spawn_outbox_relay(ctx.clone());
+    smez_service::purge::spawn_holder(
+        ctx.clone(),
+        smez_service::purge::Holds {
+            workspaces: true,
+            users: true,
+        },
+    );
     let api = api::VaultApi {
         ctx,
         keyring,

@@ -1,7 +1,7 @@
 //! The vault's tables. Rows hold ciphertext envelopes and metadata only.
 
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
-use smez_store::{Store, statement};
+use sea_orm::{DbErr, QueryResult, Value};
+use smez_store::{Scope, Store};
 
 pub struct KeyVersionRow {
     pub version: u32,
@@ -69,24 +69,13 @@ impl Repo {
         Self { store }
     }
 
-    fn backend(&self) -> sea_orm::DbBackend {
-        self.store.connection().get_database_backend()
-    }
-
+    /// Key tables are not workspace-scoped.
     async fn execute<I: IntoIterator<Item = Value>>(&self, sql: &str, values: I) -> Result<u64, DbErr> {
-        let result = self
-            .store
-            .connection()
-            .execute_raw(statement(self.backend(), sql, values))
-            .await?;
-        Ok(result.rows_affected())
+        self.store.execute_scoped(Scope::Unscoped, sql, values).await
     }
 
     async fn query<I: IntoIterator<Item = Value>>(&self, sql: &str, values: I) -> Result<Vec<QueryResult>, DbErr> {
-        self.store
-            .connection()
-            .query_all_raw(statement(self.backend(), sql, values))
-            .await
+        self.store.query_scoped(Scope::Unscoped, sql, values).await
     }
 
     pub async fn key_versions(&self, key_name: &str) -> Result<Vec<KeyVersionRow>, DbErr> {
@@ -167,7 +156,9 @@ impl Repo {
     /// to another workspace (it is never moved between workspaces).
     pub async fn put_credential(&self, row: &CredentialRow) -> Result<bool, DbErr> {
         let written = self
-            .execute(
+            .store
+            .execute_scoped(
+                Scope::Workspace(&row.workspace_id),
                 "INSERT INTO vault_credentials (connection_id, workspace_id, provider, access_token, refresh_token, \
              access_expires_at_ms, refresh_expires_at_ms, scopes, key_version, updated_at_ms) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -218,13 +209,22 @@ impl Repo {
             "SELECT {} FROM vault_credentials WHERE connection_id = ? AND workspace_id = ?",
             Self::CREDENTIAL_COLUMNS
         );
-        let rows = self.query(&sql, [connection_id.into(), workspace_id.into()]).await?;
+        let rows = self
+            .store
+            .query_scoped(
+                Scope::Workspace(workspace_id),
+                &sql,
+                [connection_id.into(), workspace_id.into()],
+            )
+            .await?;
         rows.first().map(Self::credential).transpose()
     }
 
     pub async fn delete_credential(&self, workspace_id: &str, connection_id: &str) -> Result<bool, DbErr> {
         let deleted = self
-            .execute(
+            .store
+            .execute_scoped(
+                Scope::Workspace(workspace_id),
                 "DELETE FROM vault_credentials WHERE connection_id = ? AND workspace_id = ?",
                 [connection_id.into(), workspace_id.into()],
             )
@@ -233,13 +233,19 @@ impl Repo {
     }
 
     /// Credentials sealed with a version older than `current`, oldest first.
+    /// (Cross-tenant: rewrapping moves every workspace's ciphertexts.)
     pub async fn credentials_older_than(&self, current: u32, limit: u32) -> Result<Vec<CredentialRow>, DbErr> {
         let sql = format!(
             "SELECT {} FROM vault_credentials WHERE key_version < ? ORDER BY key_version LIMIT ?",
             Self::CREDENTIAL_COLUMNS
         );
         let rows = self
-            .query(&sql, [i64::from(current).into(), i64::from(limit).into()])
+            .store
+            .query_scoped(
+                Scope::CrossTenant,
+                &sql,
+                [i64::from(current).into(), i64::from(limit).into()],
+            )
             .await?;
         rows.iter().map(Self::credential).collect()
     }
@@ -256,7 +262,9 @@ impl Repo {
         refresh_token: Option<&str>,
     ) -> Result<bool, DbErr> {
         let updated = self
-            .execute(
+            .store
+            .execute_scoped(
+                Scope::CrossTenant,
                 "UPDATE vault_credentials SET access_token = ?, refresh_token = ?, key_version = ? \
                  WHERE connection_id = ? AND access_token = ?",
                 [
@@ -286,7 +294,8 @@ impl Repo {
     }
 
     pub async fn put_pending(&self, row: &PendingRow) -> Result<(), DbErr> {
-        self.execute(
+        self.store.execute_scoped(
+            Scope::Workspace(&row.workspace_id),
             "INSERT INTO vault_pending_transfers (id, workspace_id, user_id, provider, payload, key_version, expires_at_ms) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
@@ -311,26 +320,38 @@ impl Repo {
             Self::PENDING_COLUMNS
         );
         let rows = self
-            .query(&sql, [id.into(), workspace_id.into(), user_id.into(), now_ms().into()])
+            .store
+            .query_scoped(
+                Scope::Workspace(workspace_id),
+                &sql,
+                [id.into(), workspace_id.into(), user_id.into(), now_ms().into()],
+            )
             .await?;
         rows.first().map(Self::pending).transpose()
     }
 
     /// Deletes a pending transfer; whoever deletes it owns it (single use).
-    pub async fn claim_pending(&self, id: &str) -> Result<bool, DbErr> {
+    pub async fn claim_pending(&self, workspace_id: &str, id: &str) -> Result<bool, DbErr> {
         let claimed = self
-            .execute("DELETE FROM vault_pending_transfers WHERE id = ?", [id.into()])
+            .store
+            .execute_scoped(
+                Scope::Workspace(workspace_id),
+                "DELETE FROM vault_pending_transfers WHERE id = ? AND workspace_id = ?",
+                [id.into(), workspace_id.into()],
+            )
             .await?;
         Ok(claimed == 1)
     }
 
-    /// Deletes expired pending transfers; returns how many.
+    /// Deletes expired pending transfers of every workspace; returns how many.
     pub async fn purge_expired_pending(&self) -> Result<u64, DbErr> {
-        self.execute(
-            "DELETE FROM vault_pending_transfers WHERE expires_at_ms <= ?",
-            [now_ms().into()],
-        )
-        .await
+        self.store
+            .execute_scoped(
+                Scope::CrossTenant,
+                "DELETE FROM vault_pending_transfers WHERE expires_at_ms <= ?",
+                [now_ms().into()],
+            )
+            .await
     }
 
     pub async fn pending_older_than(&self, current: u32, limit: u32) -> Result<Vec<PendingRow>, DbErr> {
@@ -339,7 +360,12 @@ impl Repo {
             Self::PENDING_COLUMNS
         );
         let rows = self
-            .query(&sql, [i64::from(current).into(), i64::from(limit).into()])
+            .store
+            .query_scoped(
+                Scope::CrossTenant,
+                &sql,
+                [i64::from(current).into(), i64::from(limit).into()],
+            )
             .await?;
         rows.iter().map(Self::pending).collect()
     }
@@ -353,7 +379,9 @@ impl Repo {
         payload: &str,
     ) -> Result<bool, DbErr> {
         let updated = self
-            .execute(
+            .store
+            .execute_scoped(
+                Scope::CrossTenant,
                 "UPDATE vault_pending_transfers SET payload = ?, key_version = ? WHERE id = ? AND payload = ?",
                 [
                     payload.into(),
@@ -369,7 +397,7 @@ impl Repo {
     /// Stored ciphertexts per key version, for a key with stored rows.
     pub async fn stored_per_version(&self, table: &str) -> Result<Vec<(u32, u64)>, DbErr> {
         let sql = format!("SELECT key_version, COUNT(*) FROM {table} GROUP BY key_version ORDER BY key_version");
-        let rows = self.query(&sql, []).await?;
+        let rows = self.store.query_scoped(Scope::CrossTenant, &sql, []).await?;
         rows.iter()
             .map(|row| {
                 Ok((
@@ -400,7 +428,11 @@ impl Repo {
                 r.at_ms.into(),
             ]
         });
-        self.execute(&sql, values.collect::<Vec<Value>>()).await.map(drop)
+        // One batch holds accesses of many workspaces.
+        self.store
+            .execute_scoped(Scope::CrossTenant, &sql, values.collect::<Vec<Value>>())
+            .await
+            .map(drop)
     }
 }
 

@@ -17,6 +17,7 @@ pub fn locations() -> Vec<Location> {
         Location::SqliteFile(std::env::temp_dir().join(format!("smez-store-{id}/test.sqlite"))),
         Location::Postgres {
             url: postgres_url(),
+            owner_url: None,
             schema: format!("smez_test_{id}"),
         },
     ]
@@ -28,7 +29,7 @@ pub async fn remove(location: &Location) {
         Location::SqliteFile(path) => {
             let _ = std::fs::remove_dir_all(path.parent().unwrap());
         }
-        Location::Postgres { url, schema } => {
+        Location::Postgres { url, schema, .. } => {
             use smez_store::sea_orm::ConnectionTrait;
             let db = smez_store::sea_orm::Database::connect(url.as_str()).await.unwrap();
             db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))

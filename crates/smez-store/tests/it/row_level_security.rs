@@ -1,20 +1,15 @@
 //! Row-level security holds through a pooled connection: tenant A's
 //! transaction never sees tenant B's rows, and the tenant setting of one
-//! transaction never leaks into the next one on the same connection.
+//! transaction never leaks into the next one on the same connection. The
+//! table declares no policy itself: having a `workspace_id` column is enough.
 
 use smez_store::sea_orm::{ConnectionTrait, DbBackend, Statement};
-use smez_store::{Location, Migration, Store};
+use smez_store::{Location, Migration, Scope, Store};
 
 const TENANT_TABLE: &[Migration] = &[Migration::new(
     1,
     "clips",
-    "CREATE TABLE clips (id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, title TEXT NOT NULL);
-ALTER TABLE clips ENABLE ROW LEVEL SECURITY;
-ALTER TABLE clips FORCE ROW LEVEL SECURITY;
-CREATE POLICY clips_tenant ON clips
-    USING (workspace_id = NULLIF(current_setting('app.workspace_id', true), ''))
-    WITH CHECK (workspace_id = NULLIF(current_setting('app.workspace_id', true), ''));
-",
+    "CREATE TABLE clips (id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, title TEXT NOT NULL)",
 )];
 
 async fn titles(store: &Store, workspace: Option<&str>) -> Vec<String> {
@@ -49,11 +44,28 @@ async fn tenants_are_walled_off_through_the_pool() {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let schema = format!("smez_test_rls_{id}");
     let role = format!("smez_test_app_{id}");
-    // Migrate as the owner; the app connects as a role that owns nothing and
-    // cannot bypass RLS (a superuser always would).
-    let owner = Store::open(
+    let admin = smez_store::sea_orm::Database::connect(admin_url.as_str())
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"))
+        .await
+        .unwrap();
+    // The owner migrates and grants; the app connects as a role that owns
+    // nothing and cannot bypass RLS (a superuser always would). One
+    // connection in the pool: every transaction below reuses it.
+    let location = Location::Postgres {
+        url: with_user(&admin_url, &role),
+        owner_url: Some(admin_url.clone()),
+        schema: schema.clone(),
+    };
+    let app = Store::open(&location, 1, "rls", TENANT_TABLE).await.unwrap();
+    assert!(!app.bypasses_row_security().await.unwrap());
+    // Opening again (every service start) needs no DDL right: all is in place.
+    Store::open(
         &Location::Postgres {
-            url: admin_url.clone(),
+            url: with_user(&admin_url, &role),
+            owner_url: None,
             schema: schema.clone(),
         },
         1,
@@ -61,28 +73,8 @@ async fn tenants_are_walled_off_through_the_pool() {
         TENANT_TABLE,
     )
     .await
-    .unwrap();
-    for sql in [
-        format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"),
-        format!("GRANT USAGE ON SCHEMA \"{schema}\" TO {role}"),
-        format!("GRANT SELECT, INSERT ON \"{schema}\".clips TO {role}"),
-        format!("GRANT SELECT ON \"{schema}\".smez_migrations TO {role}"),
-    ] {
-        owner.connection().execute_unprepared(&sql).await.unwrap();
-    }
-    let app_url = with_user(&admin_url, &role);
-    // One connection in the pool: every transaction below reuses it. Opening
-    // (as every service start does) works for a role with no DDL rights,
-    // since the owner already applied everything.
-    let app = Store::open(
-        &Location::Postgres {
-            url: app_url,
-            schema: schema.clone(),
-        },
-        1,
-        "rls",
-        TENANT_TABLE,
-    )
+    .unwrap()
+    .close()
     .await
     .unwrap();
 
@@ -115,24 +107,43 @@ async fn tenants_are_walled_off_through_the_pool() {
         .await;
     assert!(sneaky.is_err(), "RLS WITH CHECK refuses rows for another workspace");
     txn.rollback().await.unwrap();
+    // Nor can A's transaction touch B's rows.
+    let touched = app
+        .execute_scoped(
+            Scope::Workspace("ws-a"),
+            "UPDATE clips SET title = 'mine' WHERE id = 'b1'",
+            [],
+        )
+        .await
+        .unwrap();
+    assert_eq!(touched, 0);
+    let cross = app
+        .query_scoped(Scope::CrossTenant, "SELECT title FROM clips ORDER BY title", [])
+        .await
+        .unwrap();
     assert_eq!(
-        titles(&owner, None).await.len(),
+        cross.len(),
         3,
-        "the owner sees all three (and nothing planted)"
+        "a declared cross-tenant transaction sees all three (and nothing planted)"
     );
 
+    // Purging a workspace drops its rows and only its rows.
+    let txn = app.begin_cross_tenant().await.unwrap();
+    assert_eq!(Store::purge_workspace(&txn, "ws-a").await.unwrap(), 2);
+    txn.commit().await.unwrap();
+    assert_eq!(titles(&app, Some("ws-b")).await, ["b1"]);
+
     app.close().await.unwrap();
-    owner
-        .connection()
+    admin
         .execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .await
         .unwrap();
-    owner
-        .connection()
-        .execute_unprepared(&format!("DROP ROLE {role}"))
+    admin
+        .execute_unprepared(&format!("DROP OWNED BY {role}"))
         .await
         .unwrap();
-    owner.close().await.unwrap();
+    admin.execute_unprepared(&format!("DROP ROLE {role}")).await.unwrap();
+    admin.close().await.unwrap();
 }
 
 /// The same URL with another user (trust auth here; in production the role has a password).

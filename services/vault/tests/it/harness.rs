@@ -13,11 +13,18 @@ pub fn postgres_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The role the vault runs as on PostgreSQL: it owns nothing and cannot
+/// bypass row-level security, as in production.
+const APP_ROLE: &str = "smez_it_vault_app";
+
 /// A vault with its own database and keys.
 pub struct Vault {
     pub sandbox: Sandbox,
     location: Location,
     dir: std::path::PathBuf,
+    /// Sees every row (the schema owner on PostgreSQL): tests inspect and
+    /// tamper with the tables behind the vault's back through it.
+    inspector: smez_store::sea_orm::DatabaseConnection,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -53,15 +60,32 @@ impl Vault {
         .unwrap();
         let location = match db {
             Db::Sqlite => Location::SqliteFile(dir.join("vault.sqlite")),
-            Db::Postgres => Location::Postgres {
-                url: postgres_url(),
-                schema: format!("smez_test_vault_{id}"),
-            },
+            Db::Postgres => {
+                ensure_app_role().await;
+                Location::Postgres {
+                    url: app_role_url(),
+                    owner_url: Some(postgres_url()),
+                    schema: format!("smez_test_vault_{id}"),
+                }
+            }
         };
         let sandbox = Sandbox::start(smez_vault::definition(), settings, &location)
             .await
             .unwrap();
-        Self { sandbox, location, dir }
+        let inspector = match &location {
+            Location::Postgres { schema, .. } => {
+                let mut options = smez_store::sea_orm::ConnectOptions::new(postgres_url());
+                options.max_connections(1).set_schema_search_path(schema.clone());
+                smez_store::sea_orm::Database::connect(options).await.unwrap()
+            }
+            Location::SqliteFile(_) => sandbox.store.connection().clone(),
+        };
+        Self {
+            sandbox,
+            location,
+            dir,
+            inspector,
+        }
     }
 
     /// A client that calls as `caller`.
@@ -70,11 +94,11 @@ impl Vault {
     }
 
     pub async fn sql(&self, sql: &str) {
-        self.sandbox.store.connection().execute_unprepared(sql).await.unwrap();
+        self.inspector.execute_unprepared(sql).await.unwrap();
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        let conn = self.sandbox.store.connection();
+        let conn = &self.inspector;
         let row = conn
             .query_one_raw(smez_store::sea_orm::Statement::from_string(
                 conn.get_database_backend(),
@@ -89,14 +113,31 @@ impl Vault {
     pub async fn stop(self) {
         let location = self.location.clone();
         self.sandbox.stop().await;
-        if let Location::Postgres { url, schema } = &location {
-            let db = smez_store::sea_orm::Database::connect(url.as_str()).await.unwrap();
+        if let Location::Postgres { schema, .. } = &location {
+            let db = smez_store::sea_orm::Database::connect(postgres_url()).await.unwrap();
             db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
                 .await
                 .unwrap();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn app_role_url() -> String {
+    let url = postgres_url();
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{APP_ROLE}@{host}")
+}
+
+async fn ensure_app_role() {
+    let db = smez_store::sea_orm::Database::connect(postgres_url()).await.unwrap();
+    db.execute_unprepared(&format!(
+        "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
+         EXCEPTION WHEN duplicate_object THEN NULL; WHEN unique_violation THEN NULL; END $$"
+    ))
+    .await
+    .unwrap();
 }
 
 pub fn code(result: Result<impl std::fmt::Debug, tonic::Status>) -> tonic::Code {

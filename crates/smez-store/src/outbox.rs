@@ -1,0 +1,106 @@
+//! The transactional outbox (see `migrations/common/0002_outbox.sql`).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
+
+use crate::{Store, statement};
+
+/// An event waiting to be published.
+pub struct OutboxEntry {
+    pub id: String,
+    pub event_type: String,
+    pub payload: Vec<u8>,
+}
+
+/// Entries a relay pass takes at most.
+const BATCH: u64 = 100;
+
+impl Store {
+    /// Adds an event to the outbox inside `txn`; it is published after the
+    /// commit. Call [`Store::outbox_written`] once committed to publish at once.
+    pub async fn add_to_outbox(
+        txn: &DatabaseTransaction,
+        id: &str,
+        event_type: &str,
+        payload: &[u8],
+    ) -> Result<(), sea_orm::DbErr> {
+        txn.execute_raw(statement(
+            txn.get_database_backend(),
+            "INSERT INTO smez_outbox (id, event_type, payload, created_at_ms) VALUES (?, ?, ?, ?)",
+            [
+                id.into(),
+                event_type.into(),
+                B64.encode(payload).into(),
+                chrono::Utc::now().timestamp_millis().into(),
+            ],
+        ))
+        .await
+        .map(drop)
+    }
+
+    /// Wakes the relay (after committing an outbox write).
+    pub fn outbox_written(&self) {
+        self.outbox_written.notify_one();
+    }
+
+    /// Resolves when an outbox write was announced.
+    pub async fn outbox_wait(&self) {
+        self.outbox_written.notified().await;
+    }
+
+    /// Whether anything waits to be published.
+    pub async fn outbox_has_entries(db: &impl ConnectionTrait) -> Result<bool, sea_orm::DbErr> {
+        let row = db
+            .query_one_raw(statement(
+                db.get_database_backend(),
+                "SELECT 1 FROM smez_outbox LIMIT 1",
+                [],
+            ))
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// The oldest unpublished entries, locked for this transaction on
+    /// PostgreSQL (`SKIP LOCKED`: two relays never take the same ones).
+    pub async fn outbox_take(txn: &DatabaseTransaction) -> Result<Vec<OutboxEntry>, sea_orm::DbErr> {
+        let backend = txn.get_database_backend();
+        let lock = if backend == DbBackend::Postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let rows = txn
+            .query_all_raw(statement(
+                backend,
+                &format!(
+                    "SELECT id, event_type, payload FROM smez_outbox ORDER BY created_at_ms, id LIMIT {BATCH}{lock}"
+                ),
+                [],
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let payload: String = row.try_get_by_index(2)?;
+                Ok(OutboxEntry {
+                    id: row.try_get_by_index(0)?,
+                    event_type: row.try_get_by_index(1)?,
+                    payload: B64
+                        .decode(payload)
+                        .map_err(|e| sea_orm::DbErr::Custom(format!("outbox payload is not base64: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a published entry.
+    pub async fn outbox_remove(txn: &DatabaseTransaction, id: &str) -> Result<(), sea_orm::DbErr> {
+        txn.execute_raw(statement(
+            txn.get_database_backend(),
+            "DELETE FROM smez_outbox WHERE id = ?",
+            [id.into()],
+        ))
+        .await
+        .map(drop)
+    }
+}
