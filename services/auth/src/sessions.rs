@@ -1,0 +1,182 @@
+//! Sessions and their refresh tokens. Rotation is one conditional UPDATE, so
+//! two concurrent refreshes with the same token cannot both win: the loser
+//! sees a rotated token, which is what theft looks like, and the family dies.
+
+use smez_proto::auth::v1::ClientInfo;
+use smez_store::sea_orm::{ConnectionTrait, DbErr};
+use smez_store::statement;
+
+use crate::tokens::{new_refresh_token, token_hash};
+
+/// A refresh token just issued, with its session.
+pub struct Issued {
+    pub session_id: String,
+    pub refresh_token: String,
+    pub refresh_expires_at_ms: i64,
+}
+
+/// What presenting a refresh token found.
+pub enum Presented {
+    /// Valid and now rotated: the session continues with a new token.
+    Rotated { session_id: String, user_id: String },
+    /// Already rotated before: stolen or replayed. The session must die.
+    Reused { session_id: String, user_id: String },
+    /// Unknown, or its session is revoked or expired.
+    Invalid,
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    client: &ClientInfo,
+    now: i64,
+    ttl_ms: i64,
+) -> Result<Issued, DbErr> {
+    let session_id = uuid::Uuid::now_v7().to_string();
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "INSERT INTO sessions (session_id, user_id, created_at_ms, last_used_at_ms, expires_at_ms, ip, user_agent) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            session_id.clone().into(),
+            user_id.into(),
+            now.into(),
+            now.into(),
+            (now + ttl_ms).into(),
+            client.ip.clone().into(),
+            client.user_agent.clone().into(),
+        ],
+    ))
+    .await?;
+    issue_token(db, &session_id, user_id, now, ttl_ms).await
+}
+
+async fn issue_token(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+    user_id: &str,
+    now: i64,
+    ttl_ms: i64,
+) -> Result<Issued, DbErr> {
+    let refresh_token = new_refresh_token();
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at_ms) VALUES (?, ?, ?, ?)",
+        [
+            token_hash(&refresh_token).into(),
+            session_id.into(),
+            user_id.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    Ok(Issued {
+        session_id: session_id.to_owned(),
+        refresh_token,
+        refresh_expires_at_ms: now + ttl_ms,
+    })
+}
+
+/// Rotates `token` if it is the live token of a live session.
+pub async fn present(db: &impl ConnectionTrait, token: &str, now: i64) -> Result<Presented, DbErr> {
+    let backend = db.get_database_backend();
+    let hash = token_hash(token);
+    let rotated = db
+        .query_one_raw(statement(
+            backend,
+            "UPDATE refresh_tokens SET rotated_at_ms = ? WHERE token_hash = ? AND rotated_at_ms IS NULL \
+             AND session_id IN (SELECT session_id FROM sessions WHERE revoked_at_ms IS NULL AND expires_at_ms > ?) \
+             RETURNING session_id, user_id",
+            [now.into(), hash.clone().into(), now.into()],
+        ))
+        .await?;
+    if let Some(row) = rotated {
+        return Ok(Presented::Rotated {
+            session_id: row.try_get_by_index(0)?,
+            user_id: row.try_get_by_index(1)?,
+        });
+    }
+    let known = db
+        .query_one_raw(statement(
+            backend,
+            "SELECT t.session_id, t.user_id FROM refresh_tokens t JOIN sessions s ON s.session_id = t.session_id \
+             WHERE t.token_hash = ? AND t.rotated_at_ms IS NOT NULL AND s.revoked_at_ms IS NULL",
+            [hash.into()],
+        ))
+        .await?;
+    Ok(match known {
+        Some(row) => Presented::Reused {
+            session_id: row.try_get_by_index(0)?,
+            user_id: row.try_get_by_index(1)?,
+        },
+        None => Presented::Invalid,
+    })
+}
+
+/// After a rotation: the session's next token, and its expiry slides forward.
+pub async fn continue_session(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+    user_id: &str,
+    now: i64,
+    ttl_ms: i64,
+) -> Result<Issued, DbErr> {
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "UPDATE sessions SET last_used_at_ms = ?, expires_at_ms = ? WHERE session_id = ?",
+        [now.into(), (now + ttl_ms).into(), session_id.into()],
+    ))
+    .await?;
+    issue_token(db, session_id, user_id, now, ttl_ms).await
+}
+
+/// The live session a refresh token belongs to (rotated or not), for logout.
+pub async fn of_token(db: &impl ConnectionTrait, token: &str) -> Result<Option<(String, String)>, DbErr> {
+    let row = db
+        .query_one_raw(statement(
+            db.get_database_backend(),
+            "SELECT session_id, user_id FROM refresh_tokens WHERE token_hash = ?",
+            [token_hash(token).into()],
+        ))
+        .await?;
+    row.map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .transpose()
+}
+
+/// Revokes one session of `user_id`; false if there was no live one.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    session_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let revoked = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            "UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ? \
+             WHERE session_id = ? AND user_id = ? AND revoked_at_ms IS NULL",
+            [now.into(), reason.into(), session_id.into(), user_id.into()],
+        ))
+        .await?;
+    Ok(revoked.rows_affected() == 1)
+}
+
+/// Revokes every live session of `user_id` except `keep`; returns how many.
+pub async fn revoke_others(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    keep: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64, DbErr> {
+    let revoked = db
+        .execute_raw(statement(
+            db.get_database_backend(),
+            "UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ? \
+             WHERE user_id = ? AND session_id <> ? AND revoked_at_ms IS NULL",
+            [now.into(), reason.into(), user_id.into(), keep.into()],
+        ))
+        .await?;
+    Ok(revoked.rows_affected())
+}
