@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use axum::Router;
 use smez_bus::Bus;
-use smez_kit::grpc::{BoxedServer, ClientFactory, GrpcServer, Guarded, bind, set_health};
+use smez_kit::grpc::{BoxedServer, ClientFactory, GrpcServer, GrpcTls, Guarded, bind, set_health};
 use smez_kit::identity::InternalAuth;
 use smez_kit::metrics::Metrics;
 use smez_kit::modules::{ModuleState, Readiness, ops_router, record_http};
@@ -55,9 +55,18 @@ impl std::fmt::Display for Misconfigured {
 
 impl std::error::Error for Misconfigured {}
 
+/// What the preflight checks loaded, for the process to use.
+pub struct Preflight {
+    pub auth: InternalAuth,
+    /// HTTPS for the HTTP listener; `None` serves plain HTTP.
+    pub http_tls: Option<Arc<rustls::ServerConfig>>,
+    pub grpc_tls: GrpcTls,
+}
+
 /// Everything that can be checked before anything starts, reported together:
-/// the shape of the process, the internal signing keys, the vault root key.
-pub fn preflight(settings: &Settings, plan: &Plan) -> Result<InternalAuth, Misconfigured> {
+/// the shape of the process, the internal signing keys, the vault root key,
+/// the TLS certificates and keys.
+pub fn preflight(settings: &Settings, plan: &Plan) -> Result<Preflight, Misconfigured> {
     let mut problems = Vec::new();
     if !plan.is_everything() && settings.bus.url.is_empty() {
         problems.push(
@@ -79,11 +88,18 @@ pub fn preflight(settings: &Settings, plan: &Plan) -> Result<InternalAuth, Misco
         problems.push(format!("{e:#}"));
     }
     let auth = InternalAuth::from_settings(settings, &plan.identities()).map_err(|e| format!("{e:#}"));
-    match auth {
-        Ok(auth) if problems.is_empty() => Ok(auth),
-        Ok(_) => Err(Misconfigured(problems)),
-        Err(e) => {
-            problems.push(e);
+    let http_tls = smez_kit::tls::http_server_config(&settings.http).map_err(|e| e.to_string());
+    let grpc_tls = GrpcTls::from_settings(&settings.grpc).map_err(|e| e.to_string());
+    match (auth, http_tls, grpc_tls) {
+        (Ok(auth), Ok(http_tls), Ok(grpc_tls)) if problems.is_empty() => Ok(Preflight {
+            auth,
+            http_tls,
+            grpc_tls,
+        }),
+        (auth, http_tls, grpc_tls) => {
+            problems.extend(auth.err());
+            problems.extend(http_tls.err());
+            problems.extend(grpc_tls.err());
             Err(Misconfigured(problems))
         }
     }
@@ -106,7 +122,12 @@ pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Re
 /// then stop listening, let in-flight work finish within the grace period,
 /// and close the bus.
 pub async fn serve(settings: Settings, plan: Plan, signal: CancellationToken) -> anyhow::Result<()> {
-    let auth = Arc::new(preflight(&settings, &plan)?);
+    let Preflight {
+        auth,
+        http_tls,
+        grpc_tls,
+    } = preflight(&settings, &plan)?;
+    let auth = Arc::new(auth);
     // What the servers and background tasks watch; cancelled after the drain delay.
     let shutdown = CancellationToken::new();
     let readiness = Readiness::default();
@@ -121,12 +142,9 @@ pub async fn serve(settings: Settings, plan: Plan, signal: CancellationToken) ->
     let gateway_slot: Arc<OnceLock<Router>> = Arc::default();
     let http = http_router(readiness.clone(), metrics.clone(), gateway_slot.clone());
     let http_shutdown = shutdown.clone();
-    tracing::info!(addr = %http_listener.local_addr()?, "HTTP listening");
+    tracing::info!(addr = %http_listener.local_addr()?, tls = http_tls.is_some(), "HTTP listening");
     tasks.spawn(async move {
-        let served = axum::serve(http_listener, http)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await
-            .context("HTTP server");
+        let served = crate::http_server::serve(http_listener, http, http_tls, http_shutdown).await;
         ("http".to_owned(), served)
     });
 
@@ -134,6 +152,7 @@ pub async fn serve(settings: Settings, plan: Plan, signal: CancellationToken) ->
         &settings,
         &plan,
         &auth,
+        &grpc_tls,
         &readiness,
         &metrics,
         &shutdown,
@@ -178,6 +197,7 @@ async fn start_modules(
     settings: &Settings,
     plan: &Plan,
     auth: &Arc<InternalAuth>,
+    grpc_tls: &GrpcTls,
     readiness: &Readiness,
     metrics: &Metrics,
     shutdown: &CancellationToken,
@@ -187,7 +207,7 @@ async fn start_modules(
     let bus = Bus::from_settings(&settings.bus).await?;
     readiness.set("bus", ModuleState::Running);
 
-    let mut grpc = GrpcServer::new();
+    let mut grpc = GrpcServer::new().with_tls(grpc_tls);
     let mut locals: HashMap<&'static str, BoxedServer> = HashMap::new();
     let shared_settings = Arc::new(settings.clone());
     for name in &plan.services {
@@ -222,7 +242,12 @@ async fn start_modules(
     let mut health_entries = None;
     if !plan.services.is_empty() {
         let listener = bind("grpc.listen", settings.grpc_listen()).await?;
-        tracing::info!(addr = %listener.local_addr()?, services = ?plan.services, "gRPC listening");
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            services = ?plan.services,
+            tls = grpc_tls.mode(),
+            "gRPC listening"
+        );
         let health = grpc.health();
         let grpc_shutdown = shutdown.clone();
         tasks.spawn(async move {
@@ -242,7 +267,7 @@ async fn start_modules(
     }
 
     if plan.gateway {
-        let clients = ClientFactory::new(auth.clone(), "gateway");
+        let clients = ClientFactory::new(auth.clone(), "gateway").with_tls(grpc_tls);
         let mut upstreams = Vec::new();
         for def in definitions() {
             let transport = match locals.get(def.name) {
@@ -254,8 +279,8 @@ async fn start_modules(
                 transport,
             });
         }
-        let gateway =
-            smez_gateway::router(upstreams).layer(axum::middleware::from_fn_with_state(metrics.clone(), record_http));
+        let gateway = smez_gateway::router(upstreams, Arc::new(settings.clone()))?
+            .layer(axum::middleware::from_fn_with_state(metrics.clone(), record_http));
         let _ = gateway_slot.set(gateway);
         readiness.set("gateway", ModuleState::Running);
     }

@@ -30,6 +30,15 @@ pub fn deployment_keys() -> String {
     for (identity, key) in &keys {
         let _ = writeln!(out, "{}_SIGNING_KEY={}", identity.to_uppercase(), key.signing_key);
     }
+    let _ = writeln!(
+        out,
+        "# The auth process alone: signs user access tokens (rotate by listing a new key first, comma-separated)."
+    );
+    let _ = writeln!(
+        out,
+        "SMEZ_AUTH__SIGNING_KEYS={}",
+        smez_kit::identity::generate_key().signing_key
+    );
     let _ = writeln!(out, "# The vault process alone.");
     let _ = writeln!(out, "SMEZ_VAULT__ROOT_KEY={}", smez_vault::generate_root_key());
     out

@@ -1,6 +1,7 @@
 //! `smez`: one binary, many shapes.
 
 mod app;
+mod http_server;
 mod keygen;
 mod targets;
 mod vault_cli;
@@ -56,6 +57,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    smez_kit::tls::install_default_provider();
     if let Command::Keygen = cli.command {
         print!("{}", keygen::deployment_keys());
         return ExitCode::SUCCESS;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use smez_kit::Settings;
-use smez_kit::grpc::ClientFactory;
+use smez_kit::grpc::{ClientFactory, GrpcTls};
 use smez_kit::identity::InternalAuth;
 use smez_proto::vault::v1::vault_service_client::VaultServiceClient;
 use smez_proto::vault::v1::{KeyRef, KeyStatus, RewrapRequest, SetMinDecryptionVersionRequest};
@@ -27,7 +27,10 @@ pub enum VaultCommand {
 pub async fn run(settings: &Settings, command: VaultCommand) -> anyhow::Result<()> {
     let auth = Arc::new(InternalAuth::from_settings(settings, &["operator"])?);
     let endpoint = settings.service_endpoint("vault");
-    let transport = ClientFactory::new(auth, "operator").remote("vault", endpoint)?;
+    let tls = GrpcTls::from_settings(&settings.grpc).map_err(|e| crate::app::Misconfigured(vec![e.to_string()]))?;
+    let transport = ClientFactory::new(auth, "operator")
+        .with_tls(&tls)
+        .remote("vault", endpoint)?;
     let mut vault = VaultServiceClient::new(transport);
     let failed = |e: tonic::Status| anyhow::anyhow!("vault at {endpoint}: {}", e.message());
     match command {

@@ -1,0 +1,230 @@
+//! May this user do this in this workspace? The workspace service decides
+//! (`CheckPermission`); the gateway remembers a "yes" for
+//! `gateway.permission_cache_secs`, which bounds how long a removed member or
+//! a lowered role keeps working (a "no" is never cached). Every "no" is
+//! recorded as an `authz_fail` security event.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use smez_kit::identity::OnBehalfOf;
+use smez_kit::roles::Permission;
+use smez_kit::{Error, ErrorCode};
+use smez_proto::auth::v1::{RecordSecurityEventRequest, SecurityEvent};
+use smez_proto::workspace::v1::CheckPermissionRequest;
+
+use crate::authn::Authenticated;
+use crate::client::Client;
+use crate::state::Gateway;
+
+const MAX_ENTRIES: usize = 100_000;
+
+type Key = (String, String, Permission);
+
+pub(crate) struct PermissionCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<Key, (String, Instant)>>,
+}
+
+impl PermissionCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::default(),
+        }
+    }
+
+    fn get(&self, key: &Key) -> Option<String> {
+        let entries = self.entries.lock().expect("permission cache lock");
+        entries
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(role, _)| role.clone())
+    }
+
+    fn put(&self, key: Key, role: String) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("permission cache lock");
+        if entries.len() >= MAX_ENTRIES {
+            let ttl = self.ttl;
+            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (role, Instant::now()));
+    }
+}
+
+/// A security event the gateway records, with the acting user and client added.
+pub(crate) struct Note<'a> {
+    event: &'a str,
+    workspace_id: Option<&'a str>,
+    subject_user_id: Option<&'a str>,
+    success: bool,
+    detail: String,
+}
+
+impl<'a> Note<'a> {
+    pub fn success(event: &'a str, detail: impl Into<String>) -> Self {
+        Self {
+            event,
+            workspace_id: None,
+            subject_user_id: None,
+            success: true,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn failure(event: &'a str, detail: impl Into<String>) -> Self {
+        Self {
+            success: false,
+            ..Self::success(event, detail)
+        }
+    }
+
+    pub fn in_workspace(mut self, workspace_id: &'a str) -> Self {
+        self.workspace_id = Some(workspace_id);
+        self
+    }
+
+    /// The user acted upon.
+    pub fn about(mut self, user_id: &'a str) -> Self {
+        self.subject_user_id = Some(user_id);
+        self
+    }
+}
+
+/// A user allowed in a workspace: what the owning service is told.
+#[derive(Clone, Debug)]
+pub(crate) struct Member {
+    pub user_id: String,
+    pub workspace_id: String,
+    pub role: String,
+}
+
+impl Member {
+    pub fn on_behalf_of(&self) -> OnBehalfOf {
+        OnBehalfOf {
+            user_id: self.user_id.clone(),
+            workspace_id: Some(self.workspace_id.clone()),
+            role: Some(self.role.clone()),
+        }
+    }
+}
+
+impl Gateway {
+    /// The caller as a member of `workspace_id` holding `permission`. A
+    /// non-member gets 404 whether or not the workspace exists.
+    pub async fn authorize(
+        &self,
+        user: &Authenticated,
+        client: &Client,
+        workspace_id: &str,
+        permission: Permission,
+    ) -> Result<Member, Error> {
+        let key = (user.user_id.clone(), workspace_id.to_owned(), permission);
+        let role = match self.permissions.get(&key) {
+            Some(role) => role,
+            None => {
+                let answer = self
+                    .workspace
+                    .clone()
+                    .check_permission(CheckPermissionRequest {
+                        user_id: user.user_id.clone(),
+                        workspace_id: workspace_id.to_owned(),
+                        permission: permission.as_str().to_owned(),
+                    })
+                    .await;
+                match answer {
+                    Ok(answer) => {
+                        let role = answer.into_inner().role;
+                        self.permissions.put(key, role.clone());
+                        role
+                    }
+                    Err(status) => {
+                        let error = Error::from_status(&status);
+                        if matches!(error.code, ErrorCode::NotFound | ErrorCode::PermissionDenied) {
+                            let detail = format!("{permission} refused: {}", error.message);
+                            self.record_event(
+                                user,
+                                client,
+                                Note::failure("authz_fail", detail).in_workspace(workspace_id),
+                            )
+                            .await;
+                        }
+                        return Err(match error.code {
+                            ErrorCode::NotFound => Error::not_found("no such workspace"),
+                            _ => error,
+                        });
+                    }
+                }
+            }
+        };
+        Ok(Member {
+            user_id: user.user_id.clone(),
+            workspace_id: workspace_id.to_owned(),
+            role,
+        })
+    }
+
+    /// Records a security event with the request's address and user agent.
+    /// A failure to record is logged, never returned: the action happened.
+    pub async fn record_event(&self, user: &Authenticated, client: &Client, note: Note<'_>) {
+        let request = RecordSecurityEventRequest {
+            event: Some(SecurityEvent {
+                event: note.event.to_owned(),
+                user_id: Some(user.user_id.clone()),
+                subject_user_id: note.subject_user_id.map(str::to_owned),
+                workspace_id: note.workspace_id.map(str::to_owned),
+                ip: client.ip.clone(),
+                user_agent: client.user_agent.clone(),
+                outcome: if note.success { "success" } else { "failure" }.to_owned(),
+                detail: note.detail,
+                ..Default::default()
+            }),
+        };
+        if let Err(status) = self.auth.clone().record_security_event(request).await {
+            tracing::error!(target: "smez::security", event = note.event, error = %status.message(), "security event not recorded");
+        }
+    }
+
+    /// After a change to a workspace's members: this gateway's cached answers
+    /// about the workspace go (so its own next answers are fresh at once), and
+    /// the change is recorded.
+    pub async fn membership_changed(&self, user: &Authenticated, client: &Client, note: Note<'_>) {
+        if let Some(workspace_id) = note.workspace_id {
+            self.forget_permissions(workspace_id);
+        }
+        self.record_event(user, client, note).await;
+    }
+
+    /// Forgets cached answers about `workspace_id`.
+    pub fn forget_permissions(&self, workspace_id: &str) {
+        self.permissions
+            .entries
+            .lock()
+            .expect("permission cache lock")
+            .retain(|(_, ws, _), _| ws != workspace_id);
+    }
+}
+
+/// A tonic request carrying the member (or just the user) it is made for.
+pub(crate) fn for_member<T>(message: T, member: &Member) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.extensions_mut().insert(member.on_behalf_of());
+    request
+}
+
+pub(crate) fn for_user<T>(message: T, user: &Authenticated) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.extensions_mut().insert(OnBehalfOf {
+        user_id: user.user_id.clone(),
+        workspace_id: None,
+        role: None,
+    });
+    request
+}
