@@ -38,6 +38,12 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     for (name, _) in SERVICES {
         let mut env = shared.clone();
         env.insert("SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(), signing(name));
+        if name == "auth" {
+            env.insert(
+                "SMEZ_AUTH__SIGNING_KEYS".to_owned(),
+                smez_kit::identity::generate_key().signing_key,
+            );
+        }
         if name == "vault" {
             // Only the vault process holds the root key.
             env.insert("SMEZ_VAULT__ROOT_KEY".to_owned(), smez_vault::generate_root_key());
@@ -80,6 +86,44 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
             "the token crossed the network and was verified"
         );
     }
+
+    // An account deleted at the gateway is purged by every service process,
+    // driven by events over RabbitMQ, until every purge request is confirmed.
+    let user_id = sign_up_and_leave(&gateway).await;
+    let db = Database::connect(postgres_url()).await.unwrap();
+    let count = |sql: String| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one_raw(smez_store::sea_orm::Statement::from_string(
+                    smez_store::sea_orm::DbBackend::Postgres,
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let left = count(format!(
+            "SELECT (SELECT count(*) FROM \"{schema_prefix}auth\".smez_purge_requests) \
+                  + (SELECT count(*) FROM \"{schema_prefix}workspace\".smez_purge_requests) \
+                  + (SELECT count(*) FROM \"{schema_prefix}workspace\".memberships WHERE user_id = '{user_id}') \
+                  + (SELECT count(*) FROM \"{schema_prefix}auth\".users WHERE user_id = '{user_id}')"
+        ))
+        .await;
+        if left == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the purge did not complete over RabbitMQ: {left} row(s) left"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    db.close().await.unwrap();
 
     // Worker pools scale as processes of their own.
     let mut workers_env = shared.clone();
@@ -141,8 +185,65 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     let bus = smez_bus::rabbit::RabbitBackend::connect(&amqp_url(), &format!("smez-it.{run_id}"))
         .await
         .unwrap();
+    for subscription in SERVICES.iter().map(|(name, _)| format!("{name}.purge")).chain(
+        [
+            "auth.purge-confirmations",
+            "workspace.purge-confirmations",
+            "workspace.users",
+        ]
+        .map(String::from),
+    ) {
+        bus.delete_subscription(&subscription).await.unwrap();
+    }
     bus.delete_exchanges().await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Signs up, makes a workspace, deletes the account; returns the user id.
+async fn sign_up_and_leave(gateway: &Smez) -> String {
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut request = client
+            .request(method, gateway.url(path))
+            .header("x-smez-client", "mobile")
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let password = "distributed passphrase";
+    let (status, session) = call(
+        reqwest::Method::POST,
+        "/v1/auth/signup",
+        None,
+        serde_json::json!({"email": format!("d.{}@example.com", uuid::Uuid::new_v4().simple()),
+            "password": password, "display_name": "Dist", "date_of_birth": "1990-01-01"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let (status, workspace) = call(
+        reqwest::Method::POST,
+        "/v1/workspaces",
+        Some(&token),
+        serde_json::json!({"name": "Soon gone"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{workspace}");
+    let (status, body) = call(
+        reqwest::Method::DELETE,
+        "/v1/me",
+        Some(&token),
+        serde_json::json!({"password": password}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    session["user"]["id"].as_str().unwrap().to_owned()
 }
 
 async fn drop_schemas(prefix: &str) {

@@ -2,8 +2,10 @@
 //! (`serve all`, embedded defaults) and one process per service against
 //! PostgreSQL and RabbitMQ, talking real gRPC.
 
+mod api;
 mod cli;
 mod distributed;
 mod embedded;
 mod process;
 mod telemetry;
+mod tls;

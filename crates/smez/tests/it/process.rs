@@ -114,6 +114,11 @@ impl Smez {
         }
     }
 
+    /// The exit status, if the process has stopped.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().expect("not terminated").try_wait().unwrap()
+    }
+
     /// Sends SIGTERM without waiting.
     pub fn send_term(&self) {
         let id = self.child.as_ref().expect("still running").id();
