@@ -7,6 +7,7 @@ pub mod grpc;
 pub mod identity;
 pub mod metrics;
 pub mod modules;
+pub mod net;
 pub mod roles;
 pub mod secret;
 pub mod shutdown;

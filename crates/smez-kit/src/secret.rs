@@ -73,6 +73,17 @@ macro_rules! redacted_formatting {
 
 redacted_formatting!(SecretString, SecretBytes);
 
+/// The stored form of a high-entropy token (a refresh token, an invitation):
+/// SHA-256 of its text, hex. A fast hash is right for these: 256 random bits
+/// leave nothing to brute-force, unlike a password.
+pub fn sha256_hex(token: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Development only: reads a secret kept under the data folder, generating it
 /// on first use. `create_new` makes concurrent local processes agree on one.
 pub fn load_or_create_dev_secret(

@@ -60,20 +60,15 @@ pub fn spawn_outbox_relay(ctx: Arc<ServiceContext>) {
 }
 
 async fn relay_once(ctx: &ServiceContext) -> anyhow::Result<usize> {
-    // A plain read first: an empty outbox (the usual case) costs no write lock.
-    if !Store::outbox_has_entries(ctx.store.connection()).await? {
-        return Ok(0);
-    }
-    let txn = ctx.store.begin_write().await?;
-    let entries = Store::outbox_take(&txn).await?;
+    let db = ctx.store.connection();
+    let entries = Store::outbox_peek(db).await?;
     for entry in &entries {
         ctx.bus
             .emit(&entry.event_type, entry.payload.clone())
             .await
             .map_err(|e| anyhow::anyhow!("publishing {} {}: {e}", entry.event_type, entry.id))?;
-        Store::outbox_remove(&txn, &entry.id).await?;
+        Store::outbox_remove(db, &entry.id).await?;
     }
-    txn.commit().await?;
     Ok(entries.len())
 }
 

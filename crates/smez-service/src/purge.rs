@@ -58,11 +58,7 @@ impl<'a> Subject<'a> {
                     workspace_id: id.to_owned(),
                 }),
             ),
-            Self::User(id) => new_event(
-                "user.deleted",
-                None,
-                Payload::UserDeleted(UserDeleted { user_id: id.to_owned() }),
-            ),
+            Self::User(id) => user_deleted(id, ""),
         }
     }
 
@@ -81,6 +77,16 @@ fn now_ms() -> i64 {
 
 /// Records the purge request and announces it, inside the deleting transaction.
 pub async fn request(txn: &DatabaseTransaction, subject: Subject<'_>) -> Result<(), smez_store::sea_orm::DbErr> {
+    request_announcing(txn, subject, &subject.announcement()).await
+}
+
+/// [`request`] with a first announcement that carries more than the id
+/// (a deleted user's email, so invitations sent to it go too).
+pub async fn request_announcing(
+    txn: &DatabaseTransaction,
+    subject: Subject<'_>,
+    announcement: &Event,
+) -> Result<(), smez_store::sea_orm::DbErr> {
     let now = now_ms();
     txn.execute_raw(statement(
         txn.get_database_backend(),
@@ -89,7 +95,19 @@ pub async fn request(txn: &DatabaseTransaction, subject: Subject<'_>) -> Result<
         [subject.kind().into(), subject.id().into(), now.into(), now.into()],
     ))
     .await?;
-    publish_in(txn, &subject.announcement()).await
+    publish_in(txn, announcement).await
+}
+
+/// Builds the announcement of a deleted user that also names the email.
+pub fn user_deleted(user_id: &str, email: &str) -> Event {
+    new_event(
+        "user.deleted",
+        None,
+        Payload::UserDeleted(UserDeleted {
+            user_id: user_id.to_owned(),
+            email: email.to_owned(),
+        }),
+    )
 }
 
 /// Runs the coordinator side: collects confirmations and re-announces
@@ -202,8 +220,22 @@ async fn reannounce(ctx: &ServiceContext, retry: Duration) -> anyhow::Result<()>
         .filter_map(|r| Some((r.try_get_by_index(0).ok()?, r.try_get_by_index(1).ok()?)))
         .collect();
     for (kind, id) in &due {
-        if let Some(subject) = Subject::from_kind(kind, id) {
-            request(&txn, subject).await?;
+        let Some(subject) = Subject::from_kind(kind, id) else {
+            continue;
+        };
+        // An UPDATE, not the upsert of `request`: a purge that completed
+        // since the SELECT must not come back.
+        let still_pending = txn
+            .execute_raw(statement(
+                backend,
+                "UPDATE smez_purge_requests SET announced_at_ms = ? WHERE subject_kind = ? AND subject_id = ?",
+                [now_ms().into(), kind.as_str().into(), id.as_str().into()],
+            ))
+            .await?
+            .rows_affected()
+            == 1;
+        if still_pending {
+            publish_in(&txn, &subject.announcement()).await?;
         }
     }
     txn.commit().await?;

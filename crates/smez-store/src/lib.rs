@@ -134,12 +134,8 @@ impl Store {
                 store
             }
         };
-        if store.backend == Backend::Postgres && tenancy::role_bypasses_rls(&store.db).await? {
-            tracing::warn!(
-                service,
-                "the database role is a superuser or has BYPASSRLS: row-level security does not bind it; \
-                 set database.owner_url and give database.url an ordinary role"
-            );
+        if let Some(problem) = store.runtime_role_problem().await? {
+            tracing::warn!(service, "{problem}");
         }
         Ok(store)
     }
@@ -163,6 +159,31 @@ impl Store {
             Backend::Postgres => tenancy::role_bypasses_rls(&self.db).await,
             Backend::Sqlite => Ok(false),
         }
+    }
+
+    /// Why row-level security would not bind this store's runtime role, if
+    /// it would not: a superuser or BYPASSRLS role, or one that owns the
+    /// tables (an owner can switch RLS off). `None` on SQLite.
+    pub async fn runtime_role_problem(&self) -> Result<Option<String>, sea_orm::DbErr> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let role = tenancy::current_user(&self.db).await?;
+        if tenancy::role_bypasses_rls(&self.db).await? {
+            return Ok(Some(format!(
+                "{} database: role {role} is a superuser or has BYPASSRLS, so row-level security does not bind it; \
+                 set database.owner_url to the owner and database.url to a role that owns nothing",
+                self.service
+            )));
+        }
+        if tenancy::owns_tables(&self.db).await? {
+            return Ok(Some(format!(
+                "{} database: role {role} owns its tables and could switch row-level security off; \
+                 set database.owner_url to the owner and database.url to a role that owns nothing",
+                self.service
+            )));
+        }
+        Ok(None)
     }
 
     /// Connects without migrating.

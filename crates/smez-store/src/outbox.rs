@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 use crate::{Store, statement};
 
@@ -49,33 +49,16 @@ impl Store {
         self.outbox_written.notified().await;
     }
 
-    /// Whether anything waits to be published.
-    pub async fn outbox_has_entries(db: &impl ConnectionTrait) -> Result<bool, sea_orm::DbErr> {
-        let row = db
-            .query_one_raw(statement(
-                db.get_database_backend(),
-                "SELECT 1 FROM smez_outbox LIMIT 1",
-                [],
-            ))
-            .await?;
-        Ok(row.is_some())
-    }
-
-    /// The oldest unpublished entries, locked for this transaction on
-    /// PostgreSQL (`SKIP LOCKED`: two relays never take the same ones).
-    pub async fn outbox_take(txn: &DatabaseTransaction) -> Result<Vec<OutboxEntry>, sea_orm::DbErr> {
-        let backend = txn.get_database_backend();
-        let lock = if backend == DbBackend::Postgres {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let rows = txn
+    /// The oldest unpublished entries. No lock is held while they are
+    /// published: a crash between publish and removal, or two relays of the
+    /// same service, can publish one twice, which consumers tolerate (they
+    /// deduplicate or are idempotent), while a slow broker never blocks the
+    /// service's writers.
+    pub async fn outbox_peek(db: &impl ConnectionTrait) -> Result<Vec<OutboxEntry>, sea_orm::DbErr> {
+        let rows = db
             .query_all_raw(statement(
-                backend,
-                &format!(
-                    "SELECT id, event_type, payload FROM smez_outbox ORDER BY created_at_ms, id LIMIT {BATCH}{lock}"
-                ),
+                db.get_database_backend(),
+                &format!("SELECT id, event_type, payload FROM smez_outbox ORDER BY created_at_ms, id LIMIT {BATCH}"),
                 [],
             ))
             .await?;
@@ -94,9 +77,9 @@ impl Store {
     }
 
     /// Removes a published entry.
-    pub async fn outbox_remove(txn: &DatabaseTransaction, id: &str) -> Result<(), sea_orm::DbErr> {
-        txn.execute_raw(statement(
-            txn.get_database_backend(),
+    pub async fn outbox_remove(db: &impl ConnectionTrait, id: &str) -> Result<(), sea_orm::DbErr> {
+        db.execute_raw(statement(
+            db.get_database_backend(),
             "DELETE FROM smez_outbox WHERE id = ?",
             [id.into()],
         ))

@@ -110,6 +110,19 @@ pub(crate) async fn role_bypasses_rls(db: &DatabaseConnection) -> Result<bool, s
     Ok(row.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false))
 }
 
+/// Whether the connected role owns a table of the current schema.
+pub(crate) async fn owns_tables(db: &DatabaseConnection) -> Result<bool, sea_orm::DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relowner = \
+             (SELECT oid FROM pg_roles WHERE rolname = current_user) LIMIT 1",
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
 pub(crate) async fn current_user(db: &DatabaseConnection) -> Result<String, sea_orm::DbErr> {
     let row = db
         .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_user::text"))

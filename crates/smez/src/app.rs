@@ -105,15 +105,23 @@ pub fn preflight(settings: &Settings, plan: &Plan) -> Result<Preflight, Misconfi
     }
 }
 
+/// Opens (and migrates) a service's store. In production a runtime role
+/// that row-level security would not bind is refused.
 pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Result<Store> {
     let location = Location::for_service(&settings.database, &settings.data_dir, service.name);
-    Store::open(
+    let store = Store::open(
         &location,
         settings.database.max_connections,
         service.name,
         service.migrations,
     )
-    .await
+    .await?;
+    if settings.environment == smez_kit::config::Environment::Production
+        && let Some(problem) = store.runtime_role_problem().await?
+    {
+        anyhow::bail!("refusing to run in production: {problem}");
+    }
+    Ok(store)
 }
 
 /// Runs the plan until `signal` (SIGTERM / Ctrl-C), then stops in order:

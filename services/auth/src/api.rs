@@ -8,10 +8,10 @@ use smez_kit::grpc::caller;
 use smez_kit::{Error, ErrorCode};
 use smez_proto::auth::v1::auth_service_server::AuthService;
 use smez_proto::auth::v1::{
-    ChangePasswordRequest, ChangePasswordResponse, ClientInfo, DeleteAccountRequest, DeleteAccountResponse,
-    GetJwksRequest, GetUserRequest, Jwks, ListSecurityEventsRequest, ListSecurityEventsResponse, LoginRequest,
-    LogoutRequest, LogoutResponse, LookupUsersRequest, LookupUsersResponse, RecordSecurityEventRequest,
-    RecordSecurityEventResponse, RefreshRequest, Session, SignUpRequest, User,
+    ChangePasswordRequest, ChangePasswordResponse, CheckSessionRequest, CheckSessionResponse, ClientInfo,
+    DeleteAccountRequest, DeleteAccountResponse, GetJwksRequest, GetUserRequest, Jwks, ListSecurityEventsRequest,
+    ListSecurityEventsResponse, LoginRequest, LogoutRequest, LogoutResponse, LookupUsersRequest, LookupUsersResponse,
+    RecordSecurityEventRequest, RecordSecurityEventResponse, RefreshRequest, Session, SignUpRequest, User,
 };
 use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
 use smez_service::ServiceContext;
@@ -113,49 +113,14 @@ impl AuthApi {
         let now = now_ms();
         let account_key = throttle::account_key(email);
         let address_key = throttle::address_key(&client.ip);
-        let account_lock = throttle::locked_until(store, &account_key, now)
-            .await
-            .map_err(storage)?;
-        let address_lock = throttle::locked_until(store, &address_key, now)
-            .await
-            .map_err(storage)?;
         let user = users::by_email(store, email).await.map_err(storage)?;
         let user_id_owned = user.as_ref().map(|u| u.user.id.clone());
         let user_id = user_id_owned.as_deref();
-        if let Some(until) = account_lock.max(address_lock) {
-            self.event(Record {
-                event: "authn_login_fail_max",
-                user_id,
-                subject_user_id: None,
-                workspace_id: None,
-                client,
-                success: false,
-                detail: format!(
-                    "sign-in refused: {} locked after repeated failures",
-                    if account_lock.is_some() {
-                        "account"
-                    } else {
-                        "client address"
-                    }
-                ),
-            })
-            .await;
-            let wait = Duration::from_millis((until - now).max(1000) as u64);
-            return Err(Error::new(
-                ErrorCode::RateLimited,
-                "too many failed sign-in attempts; try again later",
-            )
-            .with_retry_after(wait)
-            .into());
+        if let Some(until) = self.current_lock(&account_key, &address_key, now).await? {
+            return Err(self.refuse_locked(user_id, client, until, now).await);
         }
-        let matches = self
-            .passwords
-            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
-            .await?;
-        if let (true, Some(user)) = (matches, user) {
-            throttle::clear(store, &account_key).await.map_err(storage)?;
-            return Ok(user);
-        }
+        // Counted before the password is checked, so concurrent guesses each
+        // take a slot; a success gives its slot back.
         let auth = &self.ctx.settings.auth;
         let account_locked = throttle::record_failure(store, &account_key, self.limits(auth.max_failed_logins), now)
             .await
@@ -164,6 +129,23 @@ impl AuthApi {
             throttle::record_failure(store, &address_key, self.limits(auth.max_failed_logins_per_ip), now)
                 .await
                 .map_err(storage)?;
+        // Another attempt may have locked either meanwhile; the attempt that
+        // locked it still gets its answer.
+        if account_locked.is_none()
+            && address_locked.is_none()
+            && let Some(until) = self.current_lock(&account_key, &address_key, now).await?
+        {
+            return Err(self.refuse_locked(user_id, client, until, now).await);
+        }
+        let matches = self
+            .passwords
+            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
+        if let (true, Some(user)) = (matches, user) {
+            throttle::clear(store, &account_key).await.map_err(storage)?;
+            throttle::forgive(store, &address_key).await.map_err(storage)?;
+            return Ok(user);
+        }
         self.event(Record {
             event: "authn_login_fail",
             user_id,
@@ -193,6 +175,35 @@ impl AuthApi {
             }
         }
         Err(wrong_credentials())
+    }
+
+    /// Until when the account or the address is locked, if either is.
+    async fn current_lock(&self, account_key: &str, address_key: &str, now: i64) -> Result<Option<i64>, Status> {
+        let store = self.store().connection();
+        let account = throttle::locked_until(store, account_key, now).await.map_err(storage)?;
+        let address = throttle::locked_until(store, address_key, now).await.map_err(storage)?;
+        Ok(account.max(address))
+    }
+
+    /// Records a refused attempt and says how long to wait.
+    async fn refuse_locked(&self, user_id: Option<&str>, client: &ClientInfo, until: i64, now: i64) -> Status {
+        self.event(Record {
+            event: "authn_login_fail_max",
+            user_id,
+            subject_user_id: None,
+            workspace_id: None,
+            client,
+            success: false,
+            detail: "sign-in refused: locked after repeated failures".into(),
+        })
+        .await;
+        let wait = Duration::from_millis((until - now).max(1000) as u64);
+        Error::new(
+            ErrorCode::RateLimited,
+            "too many failed sign-in attempts; try again later",
+        )
+        .with_retry_after(wait)
+        .into()
     }
 
     async fn user_email(&self, user_id: &str) -> Result<String, Status> {
@@ -444,7 +455,8 @@ impl AuthService for AuthApi {
                 },
             )
             .await?;
-            purge::request(&txn, Subject::User(user_id)).await
+            // The first announcement names the email: invitations to it go too.
+            purge::request_announcing(&txn, Subject::User(user_id), &purge::user_deleted(user_id, &email)).await
         }
         .await;
         result.map_err(storage)?;
@@ -452,6 +464,27 @@ impl AuthService for AuthApi {
         self.store().outbox_written();
         tracing::info!(user_id, "account deleted; other services are purging");
         Ok(Response::new(DeleteAccountResponse {}))
+    }
+
+    async fn check_session(
+        &self,
+        request: Request<CheckSessionRequest>,
+    ) -> Result<Response<CheckSessionResponse>, Status> {
+        Self::require_caller(&request, FRONT_DOOR)?;
+        let message = request.get_ref();
+        let live = sessions::is_live(
+            self.store().connection(),
+            &message.session_id,
+            &message.user_id,
+            now_ms(),
+        )
+        .await
+        .map_err(storage)?;
+        if live {
+            Ok(Response::new(CheckSessionResponse {}))
+        } else {
+            Err(Error::unauthenticated("the session has ended; sign in again").into())
+        }
     }
 
     async fn get_user(&self, request: Request<GetUserRequest>) -> Result<Response<User>, Status> {
@@ -472,7 +505,11 @@ impl AuthService for AuthApi {
         if ids.len() > MAX_LOOKUP {
             return Err(Error::invalid_field("user_ids", format!("at most {MAX_LOOKUP} ids at once")).into());
         }
-        let users = users::by_ids(self.store().connection(), ids).await.map_err(storage)?;
+        let mut users = users::by_ids(self.store().connection(), ids).await.map_err(storage)?;
+        // Member lists need names and emails, not birth dates.
+        for user in &mut users {
+            user.date_of_birth.clear();
+        }
         Ok(Response::new(LookupUsersResponse { users }))
     }
 

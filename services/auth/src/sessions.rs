@@ -130,6 +130,18 @@ pub async fn continue_session(
     issue_token(db, session_id, user_id, now, ttl_ms).await
 }
 
+/// Whether `session_id` of `user_id` is live: not revoked, not expired.
+pub async fn is_live(db: &impl ConnectionTrait, session_id: &str, user_id: &str, now: i64) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(statement(
+            db.get_database_backend(),
+            "SELECT 1 FROM sessions WHERE session_id = ? AND user_id = ? AND revoked_at_ms IS NULL AND expires_at_ms > ?",
+            [session_id.into(), user_id.into(), now.into()],
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
 /// The live session a refresh token belongs to (rotated or not), for logout.
 pub async fn of_token(db: &impl ConnectionTrait, token: &str) -> Result<Option<(String, String)>, DbErr> {
     let row = db

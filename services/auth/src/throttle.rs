@@ -1,9 +1,10 @@
 //! Login throttling on two axes: per account (by a hash of the email, so an
 //! unknown email is throttled exactly like a known one and no address is
-//! stored) and per client address. Each reaches its limit, locks, and the
-//! next lockout lasts twice as long, up to a cap. Failures older than the
-//! cap are forgotten. Counting is one upsert, so concurrent guesses cannot
-//! slip past the limit.
+//! stored) and per client address (an IPv6 client by its /64). Each reaches
+//! its limit, locks, and the next lockout lasts twice as long, up to a cap.
+//! Failures older than the cap are forgotten. An attempt is counted (one
+//! upsert) before its password is checked, so concurrent guesses each take
+//! a slot and no more than the limit are ever verified.
 
 use smez_store::sea_orm::{ConnectionTrait, DbErr};
 use smez_store::statement;
@@ -22,7 +23,7 @@ pub fn account_key(normalized_email: &str) -> String {
 }
 
 pub fn address_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    format!("ip:{}", smez_kit::net::address_bucket(ip))
 }
 
 /// Until when `key` is locked, if it is now.
@@ -78,6 +79,17 @@ pub async fn record_failure(
         ))
         .await?;
     Ok((locked.rows_affected() == 1).then_some(until))
+}
+
+/// Takes back one counted attempt (it turned out to be a success).
+pub async fn forgive(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "UPDATE login_throttles SET failures = failures - 1 WHERE throttle_key = ? AND failures > 0",
+        [key.into()],
+    ))
+    .await
+    .map(drop)
 }
 
 /// Forgets `key`'s failures (after a successful login, or a deleted account).

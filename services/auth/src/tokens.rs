@@ -11,9 +11,5 @@ pub fn new_refresh_token() -> String {
     B64URL.encode(bytes)
 }
 
-/// What is stored and looked up: SHA-256, hex. (A fast hash is right here:
-/// the token has 256 bits of entropy, nothing to brute-force.)
-pub fn token_hash(token: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+/// What is stored and looked up.
+pub use smez_kit::secret::sha256_hex as token_hash;

@@ -17,8 +17,8 @@ use http::{HeaderMap, Method};
 use smez_kit::access_token::{AccessClaims, AccessTokenVerifier};
 use smez_kit::grpc::Transport;
 use smez_kit::{Error, ErrorCode};
-use smez_proto::auth::v1::GetJwksRequest;
 use smez_proto::auth::v1::auth_service_client::AuthServiceClient;
+use smez_proto::auth::v1::{CheckSessionRequest, GetJwksRequest};
 
 use crate::cookies;
 use crate::state::Gateway;
@@ -82,6 +82,63 @@ impl TokenVerifier {
     }
 }
 
+/// Sessions known to be live, each for a short while: a signed access token
+/// alone would outlive a logout, a password change or a deleted account by
+/// up to its 15 minutes; with this check it outlives them by at most the
+/// cache time (`gateway.permission_cache_secs`, 5 s).
+pub(crate) struct SessionCache {
+    auth: AuthServiceClient<Transport>,
+    ttl: Duration,
+    live: Mutex<std::collections::HashMap<String, Instant>>,
+}
+
+/// Sessions remembered at most (the cache is cleared when full).
+const MAX_SESSIONS: usize = 100_000;
+
+impl SessionCache {
+    pub fn new(auth: AuthServiceClient<Transport>, ttl: Duration) -> Self {
+        Self {
+            auth,
+            ttl,
+            live: Mutex::default(),
+        }
+    }
+
+    pub async fn check(&self, claims: &AccessClaims) -> Result<(), Error> {
+        let fresh = |at: &Instant| at.elapsed() < self.ttl;
+        if self
+            .live
+            .lock()
+            .expect("session cache lock")
+            .get(&claims.sid)
+            .is_some_and(fresh)
+        {
+            return Ok(());
+        }
+        self.auth
+            .clone()
+            .check_session(CheckSessionRequest {
+                session_id: claims.sid.clone(),
+                user_id: claims.sub.clone(),
+            })
+            .await
+            .map_err(|status| Error::from_status(&status))?;
+        if !self.ttl.is_zero() {
+            let mut live = self.live.lock().expect("session cache lock");
+            if live.len() >= MAX_SESSIONS {
+                live.clear();
+            }
+            live.insert(claims.sid.clone(), Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Forgets a session this gateway just ended.
+    pub fn forget(&self, session_id: &str) {
+        self.live.lock().expect("session cache lock").remove(session_id);
+    }
+}
+
 /// A caller with a valid access token.
 #[derive(Clone, Debug)]
 pub(crate) struct Authenticated {
@@ -127,11 +184,13 @@ pub(crate) fn check_csrf(
     if header("sec-fetch-site") == Some("cross-site") {
         return Err(refuse("the browser says it comes from another site"));
     }
-    if let Some(origin) = header("origin")
-        && !gateway
-            .origins
-            .iter()
-            .any(|allowed| allowed == origin.trim_end_matches('/'))
+    // Every Origin value must be allowed (a browser sends one; a request with
+    // several is not a browser's, and the first must not vouch for the rest).
+    let allowed = |origin: &str| gateway.origins.iter().any(|a| a == origin.trim_end_matches('/'));
+    if headers
+        .get_all("origin")
+        .iter()
+        .any(|value| value.to_str().map_or(true, |origin| !allowed(origin)))
     {
         return Err(refuse("origin not allowed"));
     }
@@ -165,6 +224,7 @@ impl FromRequestParts<Gateway> for Authenticated {
             .ok_or_else(|| Error::unauthenticated("sign in first: no access token (Bearer header or cookie)"))?;
         let claims = gateway.tokens.verify(token).await?;
         check_csrf(&parts.method, &parts.headers, gateway, via_cookie)?;
+        gateway.sessions.check(&claims).await?;
         gateway.per_user.check(&claims.sub).map_err(|wait| {
             Error::new(ErrorCode::RateLimited, "too many requests for this account").with_retry_after(wait)
         })?;

@@ -118,11 +118,42 @@ impl Member {
 
 impl Gateway {
     /// The caller as a member of `workspace_id` holding `permission`. A
-    /// non-member gets 404 whether or not the workspace exists.
+    /// non-member gets 404 whether or not the workspace exists. Every refusal
+    /// is recorded: a member's in the workspace's events, a non-member's
+    /// probe under the caller only (an outsider must not be able to write
+    /// into a workspace's log).
     pub async fn authorize(
         &self,
         user: &Authenticated,
         client: &Client,
+        workspace_id: &str,
+        permission: Permission,
+    ) -> Result<Member, Error> {
+        let answer = self.check_permission(user, workspace_id, permission).await;
+        if let Err(error) = &answer {
+            let note = match error.code {
+                ErrorCode::PermissionDenied => Some(
+                    Note::failure("authz_fail", format!("{permission} refused: {}", error.message))
+                        .in_workspace(workspace_id),
+                ),
+                ErrorCode::NotFound => Some(Note::failure(
+                    "authz_fail",
+                    format!("{permission} refused in workspace {workspace_id}: not a member"),
+                )),
+                _ => None,
+            };
+            if let Some(note) = note {
+                self.record_event(user, client, note).await;
+            }
+        }
+        answer
+    }
+
+    /// [`Self::authorize`] without recording a refusal (for lookups that may
+    /// legitimately miss, like a stale active-workspace cookie).
+    pub async fn check_permission(
+        &self,
+        user: &Authenticated,
         workspace_id: &str,
         permission: Permission,
     ) -> Result<Member, Error> {
@@ -138,30 +169,14 @@ impl Gateway {
                         workspace_id: workspace_id.to_owned(),
                         permission: permission.as_str().to_owned(),
                     })
-                    .await;
-                match answer {
-                    Ok(answer) => {
-                        let role = answer.into_inner().role;
-                        self.permissions.put(key, role.clone());
-                        role
-                    }
-                    Err(status) => {
-                        let error = Error::from_status(&status);
-                        if matches!(error.code, ErrorCode::NotFound | ErrorCode::PermissionDenied) {
-                            let detail = format!("{permission} refused: {}", error.message);
-                            self.record_event(
-                                user,
-                                client,
-                                Note::failure("authz_fail", detail).in_workspace(workspace_id),
-                            )
-                            .await;
-                        }
-                        return Err(match error.code {
-                            ErrorCode::NotFound => Error::not_found("no such workspace"),
-                            _ => error,
-                        });
-                    }
-                }
+                    .await
+                    .map_err(|status| match Error::from_status(&status) {
+                        e if e.code == ErrorCode::NotFound => Error::not_found("no such workspace"),
+                        e => e,
+                    })?;
+                let role = answer.into_inner().role;
+                self.permissions.put(key, role.clone());
+                role
             }
         };
         Ok(Member {

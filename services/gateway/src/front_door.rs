@@ -31,9 +31,10 @@ pub(crate) async fn front_door(State(gateway): State<Gateway>, request: Request,
         .extensions
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let limited = gateway.per_ip.check(&client.ip).and_then(|()| {
+    let bucket = smez_kit::net::address_bucket(&client.ip);
+    let limited = gateway.per_ip.check(&bucket).and_then(|()| {
         if CREDENTIAL_ROUTES.contains(&route.as_str()) {
-            gateway.auth_per_ip.check(&client.ip)
+            gateway.auth_per_ip.check(&bucket)
         } else {
             Ok(())
         }

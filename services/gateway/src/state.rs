@@ -8,7 +8,7 @@ use smez_proto::auth::v1::auth_service_client::AuthServiceClient;
 use smez_proto::workspace::v1::workspace_service_client::WorkspaceServiceClient;
 use smez_service::ServiceDef;
 
-use crate::authn::TokenVerifier;
+use crate::authn::{SessionCache, TokenVerifier};
 use crate::authz::PermissionCache;
 use crate::cookies::CookieNames;
 use crate::limits::RateLimiter;
@@ -30,6 +30,7 @@ pub(crate) struct Inner {
     pub settings: Arc<Settings>,
     pub cookies: CookieNames,
     pub tokens: TokenVerifier,
+    pub sessions: SessionCache,
     pub permissions: PermissionCache,
     pub per_ip: RateLimiter,
     pub per_user: RateLimiter,
@@ -70,6 +71,10 @@ impl Gateway {
             .collect();
         Ok(Self(Arc::new(Inner {
             tokens: TokenVerifier::new(auth.clone(), settings.auth.issuer.clone()),
+            sessions: SessionCache::new(
+                auth.clone(),
+                std::time::Duration::from_secs(gateway.permission_cache_secs),
+            ),
             permissions: PermissionCache::new(std::time::Duration::from_secs(gateway.permission_cache_secs)),
             per_ip: RateLimiter::per_minute(gateway.rate_limit_per_ip_per_minute),
             per_user: RateLimiter::per_minute(gateway.rate_limit_per_user_per_minute),

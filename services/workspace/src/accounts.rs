@@ -20,7 +20,7 @@ pub fn spawn_user_deleted_subscriber(ctx: Arc<ServiceContext>) {
         async move {
             match event.payload {
                 Some(Payload::UserDeleted(deleted)) if !deleted.user_id.is_empty() => {
-                    forget_user(&ctx, &deleted.user_id).await
+                    forget_user(&ctx, &deleted.user_id, &deleted.email).await
                 }
                 _ => Ok(()),
             }
@@ -28,10 +28,11 @@ pub fn spawn_user_deleted_subscriber(ctx: Arc<ServiceContext>) {
     });
 }
 
-/// Drops the user's memberships and the workspaces left without an owner,
-/// and confirms, all in one transaction. Idempotent: run again, it finds
-/// nothing and confirms again.
-async fn forget_user(ctx: &ServiceContext, user_id: &str) -> anyhow::Result<()> {
+/// Drops the user's memberships, the workspaces left without an owner and
+/// the invitations still waiting for the user's email (when the announcement
+/// names it), and confirms, all in one transaction. Idempotent: run again, it
+/// finds nothing and confirms again.
+async fn forget_user(ctx: &ServiceContext, user_id: &str, email: &str) -> anyhow::Result<()> {
     // Cross-tenant by nature: the user's memberships span workspaces.
     let txn = ctx.store.begin_cross_tenant().await?;
     let mut deleted_workspaces = 0usize;
@@ -54,9 +55,20 @@ async fn forget_user(ctx: &ServiceContext, user_id: &str) -> anyhow::Result<()> 
     let memberships = Store::purge_user(&txn, user_id)
         .await
         .map_err(|e| anyhow::anyhow!("deleting the memberships of a deleted account: {e}"))?;
+    let invitations = if email.is_empty() {
+        0
+    } else {
+        repo::delete_invitations_to(&txn, email).await?
+    };
     purge::confirm(&txn, ctx.name, Subject::User(user_id)).await?;
     txn.commit().await?;
     ctx.store.outbox_written();
-    tracing::info!(user_id, memberships, deleted_workspaces, "deleted account forgotten");
+    tracing::info!(
+        user_id,
+        memberships,
+        deleted_workspaces,
+        invitations,
+        "deleted account forgotten"
+    );
     Ok(())
 }

@@ -382,3 +382,9 @@ pub async fn owned_workspaces(txn: &DatabaseTransaction, user_id: &str) -> Resul
     .await?;
     rows.iter().map(|row| row.try_get_by_index(0)).collect()
 }
+
+/// Deletes the invitations, in every workspace, still waiting for `email`
+/// (a deleted account's); returns how many. Inside a cross-tenant transaction.
+pub async fn delete_invitations_to(txn: &DatabaseTransaction, email: &str) -> Result<u64, DbErr> {
+    execute(txn, "DELETE FROM invitations WHERE email = ?", [email.into()]).await
+}

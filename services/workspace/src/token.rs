@@ -28,10 +28,4 @@ pub fn issue(random: &SystemRandom) -> anyhow::Result<IssuedToken> {
 }
 
 /// The stored form of a token: SHA-256 of its text, hex.
-pub fn hash(token: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use smez_kit::secret::sha256_hex as hash;

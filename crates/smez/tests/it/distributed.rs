@@ -9,6 +9,7 @@ use crate::process::{SERVICES, SERVING, Smez, amqp_url, get_json, grpc_health, p
 #[tokio::test]
 async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     let dir = temp_dir("distributed");
+    crate::api::ensure_app_role().await;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let schema_prefix = format!("smez_it_{run_id}_");
     // One signing key per process; every process learns which key proves which service.
@@ -25,7 +26,10 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
     let signing = |identity: &str| keys[identity].signing_key.clone();
     let mut shared = HashMap::from([
         ("SMEZ_INTERNAL_AUTH__TRUSTED_KEYS".to_owned(), trusted),
-        ("SMEZ_DATABASE__URL".to_owned(), postgres_url()),
+        // As in production: services run as a role that owns nothing (or
+        // they refuse to start), and the owner migrates.
+        ("SMEZ_DATABASE__URL".to_owned(), crate::api::app_role_url()),
+        ("SMEZ_DATABASE__OWNER_URL".to_owned(), postgres_url()),
         ("SMEZ_DATABASE__SCHEMA_PREFIX".to_owned(), schema_prefix.clone()),
         ("SMEZ_DATABASE__MAX_CONNECTIONS".to_owned(), "2".to_owned()),
         ("SMEZ_BUS__URL".to_owned(), amqp_url()),

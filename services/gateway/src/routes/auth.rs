@@ -223,10 +223,15 @@ pub(crate) async fn logout(
     };
     if let Some(token) = refresh_token_of(&gateway, &headers, &body) {
         request.refresh_token = token;
-    } else if let Some((token, _)) = presented_token(&headers, &gateway) {
-        let claims = gateway.tokens.verify(token).await?;
-        request.session_id = claims.sid;
-        request.user_id = claims.sub;
+    }
+    if let Some((token, _)) = presented_token(&headers, &gateway)
+        && let Ok(claims) = gateway.tokens.verify(token).await
+    {
+        gateway.sessions.forget(&claims.sid);
+        if request.refresh_token.is_empty() {
+            request.session_id = claims.sid;
+            request.user_id = claims.sub;
+        }
     }
     if !request.refresh_token.is_empty() || !request.session_id.is_empty() {
         gateway.auth.clone().logout(request).await.map_err(upstream)?;

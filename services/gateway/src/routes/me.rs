@@ -33,7 +33,6 @@ pub(crate) const WORKSPACE_HEADER: &str = "x-smez-workspace";
 pub(crate) async fn get_me(
     State(gateway): State<Gateway>,
     user: Authenticated,
-    client: Client,
     headers: axum::http::HeaderMap,
 ) -> Result<Json<MeBody>, Error> {
     let profile = gateway
@@ -55,7 +54,7 @@ pub(crate) async fn get_me(
         .map(str::to_owned);
     let active_workspace = match active {
         Some(workspace_id) => match gateway
-            .authorize(&user, &client, &workspace_id, Permission::ContentRead)
+            .check_permission(&user, &workspace_id, Permission::ContentRead)
             .await
         {
             Ok(member) => Some(
@@ -112,6 +111,7 @@ pub(crate) async fn delete_me(
         })
         .await
         .map_err(upstream)?;
+    gateway.sessions.forget(&user.session_id);
     let mut response = (StatusCode::ACCEPTED, Json(DeletionBody { status: "deleted" })).into_response();
     gateway.cookies.clear_all(response.headers_mut());
     Ok(response)

@@ -45,6 +45,7 @@ async fn web_sessions_live_in_httponly_cookies(stack: &Stack) {
     let new_refresh = browser.cookies["smez_refresh"].clone();
     assert_ne!(old_refresh, new_refresh);
 
+    let access = browser.cookies["smez_access"].clone();
     let mut thief = stack.mobile();
     let stolen = thief
         .call(
@@ -79,17 +80,28 @@ async fn web_sessions_live_in_httponly_cookies(stack: &Stack) {
         .await
         .expect(200);
     let refresh = browser.cookies["smez_refresh"].clone();
+    let signed_in = browser.cookies.clone();
     let out = browser.call(Method::POST, "/v1/auth/logout", None).await.expect(204);
     assert!(out.set_cookies().iter().all(|c| c.contains("Max-Age=0")));
+    // The access token of the ended session is refused too, not only its refresh token.
+    browser.cookies = signed_in;
+    browser.call(Method::GET, "/v1/me", None).await.expect(401);
     stack
         .mobile()
         .call(
             Method::POST,
             "/v1/auth/refresh",
-            Some(json!({"refresh_token": refresh})),
+            Some(json!({"refresh_token": refresh.clone()})),
         )
         .await
         .expect(401);
+
+    // No token and no password ever reaches the log.
+    let log = stack.smez.log();
+    assert!(log.contains("smez::http"), "the request log is there");
+    for secret in [&old_refresh, &new_refresh, &refresh, &access, &PASSWORD.to_owned()] {
+        assert!(!log.contains(secret.as_str()), "a secret in the log");
+    }
 }
 
 on_both_shapes!(mobile_clients_use_bearer_tokens);
@@ -142,6 +154,8 @@ async fn mobile_clients_use_bearer_tokens(stack: &Stack) {
         )
         .await
         .expect(200);
+    // Its access token died with it (the gateway checks that the session lives).
+    laptop.call(Method::GET, "/v1/me", None).await.expect(401);
     laptop.login(&address, PASSWORD).await.expect(401);
     laptop.login(&address, "a brand new passphrase").await.expect(200);
 }
@@ -242,6 +256,19 @@ async fn the_eleventh_wrong_password_is_locked_out(stack: &Stack) {
             .filter(|e| e[0].as_deref() == Some("authn_login_fail"))
             .all(|e| e[2].as_deref() == Some("smez-it-mobile"))
     );
+    // Concurrent guesses cannot slip past the limit: each takes a slot first.
+    let target = email("raced");
+    stack.mobile().signup(&target, "Raced").await.expect(201);
+    let guesses = (0..20).map(|_| {
+        let target = target.clone();
+        let mut guesser = stack.mobile();
+        async move { guesser.login(&target, "wrong guess!!").await.status }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(checked <= 10, "{checked} guesses were checked: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+
     // An unknown email is throttled and answered exactly like a known one.
     let unknown = attacker.login(&email("nobody"), "whatever it is").await.expect(401);
     let wrong = stack.mobile().login(&address.replace("victim", "victim2"), "x").await;

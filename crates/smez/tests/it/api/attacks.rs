@@ -108,6 +108,19 @@ async fn cross_site_and_cross_workspace_requests_are_refused(stack: &Stack) {
         .await
         .expect(403);
     assert!(forged.body["detail"].as_str().unwrap().contains("cross-site"));
+    // With the CSRF header but from another origin (alone, or after an allowed one): refused.
+    for origins in [
+        vec!["https://evil.example"],
+        vec![super::ORIGIN, "https://evil.example"],
+    ] {
+        alice.origins = origins.into_iter().map(String::from).collect();
+        let evil = alice
+            .call(Method::POST, "/v1/workspaces", Some(json!({"name": "Evil"})))
+            .await
+            .expect(403);
+        assert!(evil.body["detail"].as_str().unwrap().contains("origin"));
+    }
+    alice.origins = vec![super::ORIGIN.to_owned()];
     let listed = alice.call(Method::GET, "/v1/workspaces", None).await.expect(200);
     assert_eq!(
         listed.body["workspaces"].as_array().unwrap().len(),
@@ -191,17 +204,30 @@ async fn cross_site_and_cross_workspace_requests_are_refused(stack: &Stack) {
     assert_eq!(failures.len(), 1, "{:?}", events.body);
     assert_eq!(failures[0]["ip"], "127.0.0.1");
     assert_eq!(failures[0]["user_agent"], "smez-it-mobile");
-    // Alice's probe of B is in B's events, for B's owner to see.
+    // Alice's probe of B is recorded under Alice: an outsider cannot write into B's log.
     let b_events = bob
         .call(Method::GET, &format!("/v1/workspaces/{b_id}/security-events"), None)
         .await
         .expect(200);
     assert!(
-        b_events.body["events"]
+        !b_events.body["events"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["event"] == "authz_fail")
+            .any(|e| e["event"] == "authz_fail"),
+        "{:?}",
+        b_events.body
+    );
+    let probes = stack
+        .rows(
+            "auth",
+            &format!("SELECT user_id FROM security_events WHERE event = 'authz_fail' AND workspace_id IS NULL AND detail LIKE '%{b_id}%'"),
+        )
+        .await;
+    assert_eq!(
+        probes.len(),
+        2,
+        "both probes (read, rename) are in the prober's own record"
     );
     // The viewer may not read them.
     viewer

@@ -61,10 +61,27 @@ async fn a_deleted_account_leaves_nothing_behind(stack: &Stack) {
         )
         .await
         .expect(200);
+    // An invitation to the leaver's email, never accepted, in a third workspace.
+    let mut third = stack.mobile();
+    third.signup(&email("third"), "Third").await.expect(201);
+    let elsewhere = third
+        .call(Method::POST, "/v1/workspaces", Some(json!({"name": "Elsewhere"})))
+        .await
+        .expect(201);
+    let elsewhere_id = elsewhere.body["id"].as_str().unwrap().to_owned();
+    third
+        .call(
+            Method::POST,
+            &format!("/v1/workspaces/{elsewhere_id}/invitations"),
+            Some(json!({"email": leaver_email, "role": "viewer"})),
+        )
+        .await
+        .expect(201);
     assert!(
         !occurrences(stack, &leaver_id).await.is_empty(),
         "the scan finds the user before"
     );
+    assert!(!occurrences(stack, &leaver_email).await.is_empty(), "and the email");
 
     // The password is required; then the account goes.
     leaver

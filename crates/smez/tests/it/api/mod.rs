@@ -135,6 +135,7 @@ impl Stack {
             base: self.smez.url(""),
             http: self.http.clone(),
             cookies: HashMap::new(),
+            origins: vec![ORIGIN.to_owned()],
         }
     }
 
@@ -170,7 +171,7 @@ fn text_at(row: &smez_store::sea_orm::QueryResult, index: usize) -> Option<Strin
         })
 }
 
-async fn ensure_app_role() {
+pub async fn ensure_app_role() {
     let db = Database::connect(postgres_url()).await.unwrap();
     db.execute_unprepared(&format!(
         "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
@@ -243,6 +244,8 @@ pub struct Browser {
     base: String,
     http: reqwest::Client,
     pub cookies: HashMap<String, String>,
+    /// The `Origin` headers it sends (a page of the web app sends one: ORIGIN).
+    pub origins: Vec<String>,
 }
 
 impl Browser {
@@ -260,8 +263,10 @@ impl Browser {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
-            .header("origin", ORIGIN)
             .header("user-agent", "smez-it-browser");
+        for origin in &self.origins {
+            request = request.header("origin", origin);
+        }
         if !self.cookies.is_empty() {
             let line = self
                 .cookies
