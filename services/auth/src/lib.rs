@@ -43,10 +43,35 @@ async fn build(ctx: Arc<ServiceContext>) -> anyhow::Result<BoxedServer> {
             users: false,
         },
     );
+    spawn_session_pruning(ctx.clone());
     let api = api::AuthApi::new(ctx, Arc::new(signer), Arc::new(passwords));
     Ok(smez_service::boxed(
         smez_proto::auth::v1::auth_service_server::AuthServiceServer::new(api),
     ))
+}
+
+/// How often ended sessions are deleted, and how long a revoked session and a
+/// rotated refresh token are kept (so reuse shortly after is still caught).
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+const KEEP_ENDED_MS: i64 = 24 * 3600 * 1000;
+
+/// Deletes ended sessions and old rotated tokens every hour: they would
+/// otherwise keep addresses and user agents for ever.
+fn spawn_session_pruning(ctx: Arc<ServiceContext>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = ctx.shutdown.cancelled() => break,
+                () = tokio::time::sleep(PRUNE_EVERY) => {}
+            }
+            let now = chrono::Utc::now().timestamp_millis();
+            match sessions::prune(ctx.store.connection(), now, KEEP_ENDED_MS).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "ended sessions pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning sessions failed; trying again later"),
+            }
+        }
+    });
 }
 
 smez_service::service_def!(

@@ -192,3 +192,98 @@ pub async fn revoke_others(
         .await?;
     Ok(revoked.rows_affected())
 }
+
+/// Deletes sessions that ended (expired, or revoked more than `keep_ms` ago)
+/// with their refresh tokens, and rotated tokens of live sessions older than
+/// `keep_ms` (reuse is then no longer recognised as theft, only refused as
+/// unknown). Returns the sessions deleted.
+pub async fn prune(db: &impl ConnectionTrait, now: i64, keep_ms: i64) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let ended = "SELECT session_id FROM sessions WHERE expires_at_ms <= ? OR revoked_at_ms <= ?";
+    db.execute_raw(statement(
+        backend,
+        &format!("DELETE FROM refresh_tokens WHERE session_id IN ({ended}) OR rotated_at_ms <= ?"),
+        [now.into(), (now - keep_ms).into(), (now - keep_ms).into()],
+    ))
+    .await?;
+    let deleted = db
+        .execute_raw(statement(
+            backend,
+            "DELETE FROM sessions WHERE expires_at_ms <= ? OR revoked_at_ms <= ?",
+            [now.into(), (now - keep_ms).into()],
+        ))
+        .await?;
+    Ok(deleted.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use smez_proto::auth::v1::ClientInfo;
+    use smez_store::sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+    use super::*;
+
+    /// A fresh auth database, migrated the way the service migrates it.
+    async fn database() -> DatabaseConnection {
+        let path = std::env::temp_dir().join(format!("smez-auth-{}/auth.sqlite", uuid::Uuid::new_v4().simple()));
+        let location = smez_store::Location::SqliteFile(path);
+        let store = smez_store::Store::open(&location, 1, "auth", crate::MIGRATIONS)
+            .await
+            .unwrap();
+        store.connection().clone()
+    }
+
+    async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index(0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn rotation_then_reuse_then_pruning() {
+        let db = database().await;
+        let client = ClientInfo::default();
+        let (now, ttl, day) = (1_000_000_000_i64, 3_600_000_i64, 86_400_000_i64);
+        let issued = create(&db, "u1", &client, now, ttl).await.unwrap();
+        let Presented::Rotated { session_id, .. } = present(&db, &issued.refresh_token, now + 1).await.unwrap() else {
+            panic!("a fresh token rotates");
+        };
+        let next = continue_session(&db, &session_id, "u1", now + 1, ttl).await.unwrap();
+        assert!(matches!(
+            present(&db, &issued.refresh_token, now + 2).await.unwrap(),
+            Presented::Reused { .. }
+        ));
+        assert!(is_live(&db, &session_id, "u1", now + 2).await.unwrap());
+
+        // An ended session and one revoked long ago go; a live one stays,
+        // minus its rotated token once that is older than a day.
+        let expired = create(&db, "u2", &client, now - 2 * ttl, ttl).await.unwrap();
+        let revoked = create(&db, "u3", &client, now, ttl).await.unwrap();
+        revoke(&db, "u3", &revoked.session_id, "logout", now - 2 * day)
+            .await
+            .unwrap();
+        let deleted = prune(&db, now + day + 10, day).await.unwrap();
+        assert_eq!(
+            deleted, 3,
+            "the expired, the revoked and (its ttl passed) the first session"
+        );
+        let _ = (expired, next);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM sessions").await, 0);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM refresh_tokens").await, 0);
+
+        let live = create(&db, "u4", &client, now, 10 * day).await.unwrap();
+        let Presented::Rotated { session_id, .. } = present(&db, &live.refresh_token, now).await.unwrap() else {
+            panic!("rotates");
+        };
+        continue_session(&db, &session_id, "u4", now, 10 * day).await.unwrap();
+        assert_eq!(prune(&db, now + 2 * day, day).await.unwrap(), 0, "a live session stays");
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM refresh_tokens").await,
+            1,
+            "only its current token"
+        );
+    }
+}
