@@ -67,6 +67,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub workspace: WorkspaceSettings,
     pub gateway: GatewaySettings,
+    pub platforms: PlatformsSettings,
     pub shutdown: ShutdownSettings,
     pub services: HashMap<String, String>,
 }
@@ -226,6 +227,56 @@ pub struct GatewaySettings {
     pub rate_limit_per_user_per_minute: u32,
     pub auth_rate_limit_per_ip_per_minute: u32,
     pub permission_cache_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformsSettings {
+    pub simulators: SimulatorMode,
+    pub simulator_listen: String,
+    pub tiktok: PlatformSettings,
+    pub instagram: PlatformSettings,
+    pub youtube: PlatformSettings,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SimulatorMode {
+    /// Simulators for every platform without credentials.
+    Auto,
+    /// Never: a platform without credentials is unavailable.
+    Off,
+}
+
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformSettings {
+    pub client_id: String,
+    pub client_secret: String,
+    pub auth_base: String,
+    pub token_base: String,
+    pub api_base: String,
+    pub upload_base: String,
+}
+
+impl PlatformSettings {
+    /// Whether real client credentials are configured.
+    pub fn has_credentials(&self) -> bool {
+        !self.client_id.is_empty() && !self.client_secret.is_empty()
+    }
+}
+
+impl std::fmt::Debug for PlatformSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformSettings")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(&self.client_secret))
+            .field("auth_base", &self.auth_base)
+            .field("token_base", &self.token_base)
+            .field("api_base", &self.api_base)
+            .field("upload_base", &self.upload_base)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -395,6 +446,7 @@ impl Settings {
         self.validate_vault()?;
         self.validate_auth()?;
         self.validate_gateway()?;
+        self.validate_platforms()?;
         if self.workspace.invitation_ttl_secs == 0 || self.workspace.purge_retry_secs == 0 {
             let key = if self.workspace.invitation_ttl_secs == 0 {
                 "workspace.invitation_ttl_secs"
@@ -537,6 +589,35 @@ impl Settings {
                 "gateway.permission_cache_secs",
                 "at most 60 (it bounds how long a removed member keeps access)",
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_platforms(&self) -> Result<(), ConfigError> {
+        parse_listen("platforms.simulator_listen", &self.platforms.simulator_listen)?;
+        for (name, platform) in [
+            ("tiktok", &self.platforms.tiktok),
+            ("instagram", &self.platforms.instagram),
+            ("youtube", &self.platforms.youtube),
+        ] {
+            if platform.client_id.is_empty() != platform.client_secret.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("platforms.{name}.client_secret"),
+                    "client_id and client_secret go together",
+                ));
+            }
+            for (key, url) in [
+                ("auth_base", &platform.auth_base),
+                ("token_base", &platform.token_base),
+                ("api_base", &platform.api_base),
+                ("upload_base", &platform.upload_base),
+            ] {
+                let key = format!("platforms.{name}.{key}");
+                if url.is_empty() {
+                    return Err(ConfigError::invalid(key, "must not be empty"));
+                }
+                check_url_scheme(&key, url, &["https", "http"])?;
+            }
         }
         Ok(())
     }

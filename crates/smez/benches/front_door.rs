@@ -50,6 +50,7 @@ async fn start() -> Server {
         ("SMEZ_GRPC__LISTEN", format!("127.0.0.1:{grpc}")),
         ("SMEZ_DATA_DIR", dir.join("data").display().to_string()),
         ("SMEZ_TELEMETRY__LOG_LEVEL", "warn".into()),
+        ("SMEZ_PLATFORMS__SIMULATOR_LISTEN", "127.0.0.1:0".into()),
         // The limits protect production; here they would measure themselves.
         ("SMEZ_GATEWAY__RATE_LIMIT_PER_IP_PER_MINUTE", "100000000".into()),
         ("SMEZ_GATEWAY__RATE_LIMIT_PER_USER_PER_MINUTE", "100000000".into()),

@@ -247,6 +247,9 @@ async fn start_modules(
         readiness.set(worker, ModuleState::Running);
     }
 
+    // Publisher and analytics call platforms: real hosts or the simulators.
+    let platforms = crate::platforms::resolve(settings, plan).await?;
+
     let mut health_entries = None;
     if !plan.services.is_empty() {
         let listener = bind("grpc.listen", settings.grpc_listen()).await?;
@@ -295,6 +298,7 @@ async fn start_modules(
     Ok(Started {
         bus,
         health: health_entries,
+        platforms,
     })
 }
 
@@ -303,6 +307,9 @@ struct Started {
     bus: Bus,
     /// The gRPC health reporter and the entries it serves, to report NOT_SERVING at shutdown.
     health: Option<(tonic_health::server::HealthReporter, Vec<&'static str>)>,
+    /// The platform hosts (and in-process simulators) for publisher and analytics.
+    #[allow(dead_code)] // read by the publisher and analytics features (issues 6, 9, 10)
+    platforms: Option<crate::platforms::PlatformHosts>,
 }
 
 /// Ops routes always; everything else goes to the gateway once it is up

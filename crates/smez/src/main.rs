@@ -3,6 +3,7 @@
 mod app;
 mod http_server;
 mod keygen;
+mod platforms;
 mod targets;
 mod vault_cli;
 

@@ -55,6 +55,16 @@ async fn serve_all_runs_every_service_in_one_process() {
         assert!(data_dir.join(format!("db/{name}.sqlite")).is_file(), "{name}.sqlite");
     }
 
+    // No platform credentials: the simulators run in-process, and the log says so.
+    let log = smez.log();
+    for platform in ["tiktok", "instagram", "youtube"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("in-process simulator") && l.contains(&format!("\"platform\":\"{platform}\""))),
+            "{platform} simulator not announced:\n{log}"
+        );
+    }
+
     // Calling a service over gRPC without an internal token is refused.
     let mut direct = smez_proto::vault::v1::vault_service_client::VaultServiceClient::connect(endpoint.clone())
         .await

@@ -58,6 +58,8 @@ impl Smez {
             .env("SMEZ_HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
             .env("SMEZ_GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))
             .env("SMEZ_TELEMETRY__LOG_FORMAT", "json")
+            // Many processes run at once: their platform simulators take any free port.
+            .env("SMEZ_PLATFORMS__SIMULATOR_LISTEN", "127.0.0.1:0")
             .env("SMEZ_SHUTDOWN__GRACE_SECS", "5")
             .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
             .stderr(Stdio::from(std::fs::File::options().append(true).open(&log).unwrap()))

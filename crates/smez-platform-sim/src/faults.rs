@@ -1,0 +1,104 @@
+//! Fault injection: "the next N calls to endpoint E fail like this".
+//! Endpoints are named `<platform>.<name>`, e.g. `tiktok.upload`,
+//! `youtube.upload`, `instagram.publish` (each simulator documents its names).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FaultKind {
+    /// Answer with this status and JSON body (the platform's own error shape).
+    Status { status: u16, body: serde_json::Value },
+    /// Answer only after this long (past the client's timeout).
+    Delay { millis: u64 },
+    /// Start an answer and break the connection (an upload cut mid-way).
+    Drop,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Fault {
+    pub endpoint: String,
+    pub fault: FaultKind,
+    /// How many calls it applies to.
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Default)]
+pub struct Faults {
+    pending: Mutex<HashMap<String, Vec<(FaultKind, u32)>>>,
+}
+
+impl Faults {
+    pub fn add(&self, fault: Fault) {
+        self.pending
+            .lock()
+            .expect("faults lock")
+            .entry(fault.endpoint)
+            .or_default()
+            .push((fault.fault, fault.times.max(1)));
+    }
+
+    /// The fault for this call to `endpoint`, if one is armed (using it up).
+    pub fn take(&self, endpoint: &str) -> Option<FaultKind> {
+        let mut pending = self.pending.lock().expect("faults lock");
+        let queue = pending.get_mut(endpoint)?;
+        let (kind, times) = queue.first_mut()?;
+        let fault = kind.clone();
+        *times -= 1;
+        if *times == 0 {
+            queue.remove(0);
+        }
+        Some(fault)
+    }
+
+    pub fn clear(&self) {
+        self.pending.lock().expect("faults lock").clear();
+    }
+}
+
+/// The response a fault produces.
+pub async fn respond(fault: FaultKind) -> Response {
+    match fault {
+        FaultKind::Status { status, body } => (
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            axum::Json(body),
+        )
+            .into_response(),
+        FaultKind::Delay { millis } => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            (http::StatusCode::GATEWAY_TIMEOUT, "simulated delay").into_response()
+        }
+        FaultKind::Drop => {
+            // A body that promises more than it sends, then fails: the client
+            // sees the connection close mid-answer.
+            let stream = futures_util::stream::once(async {
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("simulated dropped connection"))
+            });
+            Response::builder()
+                .header(http::header::CONTENT_LENGTH, "1048576")
+                .body(Body::from_stream(stream))
+                .expect("a response")
+        }
+    }
+}
+
+/// Returns early from a handler with the armed fault of `endpoint`, if any.
+#[macro_export]
+macro_rules! inject {
+    ($core:expr, $endpoint:expr) => {
+        if let Some(fault) = $core.faults.take($endpoint) {
+            return $crate::faults::respond(fault).await;
+        }
+    };
+}

@@ -1,0 +1,125 @@
+//! Contract tests: each adapter against its simulator, over real HTTP on
+//! loopback, for every flow and every failure class.
+
+mod instagram;
+mod tiktok;
+mod youtube;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use smez_platform_sim::Sim;
+
+/// A simulator for one test, with its admin API at hand.
+pub struct Harness {
+    pub sim: Sim,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self {
+            sim: Sim::start().await.expect("the simulator starts"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn base(&self, platform: &str) -> String {
+        self.sim.base_url(platform)
+    }
+
+    async fn admin(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/admin{path}", self.sim.core.origin))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "admin {path}: {}", response.status());
+        response.json().await.unwrap()
+    }
+
+    pub async fn advance(&self, secs: i64) {
+        self.admin("/clock/advance", json!({ "secs": secs })).await;
+    }
+
+    /// Arms a fault: `fault` is e.g. `{"kind": "drop"}` or `{"kind": "status", "status": 500, "body": {…}}`.
+    pub async fn fault(&self, endpoint: &str, fault: Value, times: u32) {
+        self.admin(
+            "/faults",
+            json!({ "endpoint": endpoint, "fault": fault, "times": times }),
+        )
+        .await;
+    }
+
+    pub async fn consent(&self, platform: &str, next: Value) {
+        self.admin(&format!("/consent/{platform}"), next).await;
+    }
+
+    pub async fn records(&self) -> Value {
+        self.http
+            .get(format!("{}/admin/records", self.sim.core.origin))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Follows an authorize URL like a browser whose user consents (or not,
+    /// per [`Self::consent`]): returns the query of the redirect back.
+    pub async fn authorize(&self, url: &str) -> url::Url {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let response = client.get(url).send().await.unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "authorize answered {}",
+            response.status()
+        );
+        let location = response.headers()["location"].to_str().unwrap();
+        url::Url::parse(location).unwrap()
+    }
+}
+
+/// Query parameter `name` of `url`.
+pub fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// A test video made with ffmpeg (cached per process): `spec` is e.g.
+/// `("vertical", "-f lavfi -i testsrc=size=1080x1920:rate=30 -f lavfi -i sine -t 4 -c:v libx264 -pix_fmt yuv420p -c:a aac")`.
+pub async fn video(name: &str, ffmpeg_args: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("smez-platforms-videos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let extension = if ffmpeg_args.contains("-f webm") { "webm" } else { "mp4" };
+    let path = dir.join(format!("{name}.{extension}"));
+    if path.is_file() {
+        return path;
+    }
+    let partial = dir.join(format!("{name}.{}.partial.{extension}", uuid::Uuid::new_v4().simple()));
+    let status = tokio::process::Command::new("ffmpeg")
+        .args(["-y", "-v", "error"])
+        .args(ffmpeg_args.split_whitespace())
+        .arg(&partial)
+        .status()
+        .await
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg {ffmpeg_args}");
+    std::fs::rename(&partial, &path).unwrap();
+    path
+}
+
+/// A 4 s 1080×1920 30 fps H.264/AAC MP4 with the moov atom first: within every platform's rules.
+pub async fn good_vertical_video() -> PathBuf {
+    video(
+        "good-vertical",
+        "-f lavfi -i testsrc=size=1080x1920:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 4 \
+         -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -b:a 128k -ar 48000 -movflags +faststart -shortest",
+    )
+    .await
+}
