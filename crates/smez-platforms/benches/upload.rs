@@ -95,7 +95,7 @@ async fn connect(sim: &Sim, adapter: &TikTok) -> String {
             pkce_challenge: Some(pkce.challenge()),
         })
         .unwrap();
-    let browser = reqwest::Client::builder()
+    let browser = http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -159,7 +159,7 @@ async fn plain_copy(path: &Path, dir: &Path) -> f64 {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let video = VideoFile::open(path, "video/mp4").await.unwrap();
     let started = Instant::now();
-    let response = reqwest::Client::new()
+    let response = http()
         .put(format!("http://{addr}/put"))
         .header("content-length", video.size())
         .body(video.body(0, video.size()).await.unwrap())
@@ -210,4 +210,14 @@ async fn main() {
         "1 GiB upload: {rate:.1} MB/s; peak RSS {before:.1} MiB before, {after:.1} MiB after (adapter and simulator in this process)"
     );
     let _ = std::fs::remove_file(big);
+}
+
+fn http() -> reqwest::Client {
+    http_builder().build().expect("an HTTP client")
+}
+
+/// reqwest uses rustls with no provider of its own: install ring first.
+fn http_builder() -> reqwest::ClientBuilder {
+    smez_platforms::install_crypto_provider();
+    reqwest::Client::builder()
 }

@@ -9,9 +9,17 @@ use crate::{ErrorClass, Platform, PlatformError};
 /// failure (uploads set their own, longer, per chunk).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The client adapters use: timeouts set, no redirects followed (a 308 is an
-/// answer in YouTube's resumable protocol, not a redirect).
+/// Makes ring the process's TLS crypto provider (reqwest is built with
+/// rustls and no provider of its own). Harmless when one is installed.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The client adapters use: TLS to the real hosts, timeouts set, no
+/// redirects followed (a 308 is an answer in YouTube's resumable protocol,
+/// not a redirect).
 pub fn client() -> reqwest::Client {
+    install_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(CALL_TIMEOUT)

@@ -18,6 +18,7 @@ pub mod tiktok;
 pub mod youtube;
 
 pub use error::{ErrorClass, PlatformError};
+pub use http::install_crypto_provider;
 pub use model::*;
 pub use pkce::Pkce;
 pub use video::VideoFile;

@@ -44,10 +44,10 @@ async fn start() -> Server {
     let dir = std::env::temp_dir().join(format!("smez-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (http, grpc) = (free_port(), free_port());
+    let (http_port, grpc_port) = (free_port(), free_port());
     let env: HashMap<&str, String> = HashMap::from([
-        ("SMEZ_HTTP__LISTEN", format!("127.0.0.1:{http}")),
-        ("SMEZ_GRPC__LISTEN", format!("127.0.0.1:{grpc}")),
+        ("SMEZ_HTTP__LISTEN", format!("127.0.0.1:{http_port}")),
+        ("SMEZ_GRPC__LISTEN", format!("127.0.0.1:{grpc_port}")),
         ("SMEZ_DATA_DIR", dir.join("data").display().to_string()),
         ("SMEZ_TELEMETRY__LOG_LEVEL", "warn".into()),
         ("SMEZ_PLATFORMS__SIMULATOR_LISTEN", "127.0.0.1:0".into()),
@@ -69,9 +69,9 @@ async fn start() -> Server {
         .expect("the smez binary starts");
     let server = Server {
         child,
-        base: format!("http://127.0.0.1:{http}"),
+        base: format!("http://127.0.0.1:{http_port}"),
     };
-    let client = reqwest::Client::new();
+    let client = http();
     let started = Instant::now();
     while client
         .get(format!("{}/readyz", server.base))
@@ -214,7 +214,7 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let server = start().await;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(512).build().unwrap();
+    let client = http_builder().pool_max_idle_per_host(512).build().unwrap();
     let email = format!("bench.{}@example.com", std::process::id());
     let session = post(
         &client,
@@ -240,4 +240,14 @@ async fn main() {
     sweep(&client, "GET /v1/me", &format!("{}/v1/me", server.base), &token, secs).await;
     sweep(&client, "GET /v1/workspaces/{id}/members", &members, &token, secs).await;
     logins(&client, &server.base, &email, secs).await;
+}
+
+fn http() -> reqwest::Client {
+    http_builder().build().expect("an HTTP client")
+}
+
+/// reqwest uses rustls with no provider of its own: install ring first.
+fn http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

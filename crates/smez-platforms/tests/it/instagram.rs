@@ -305,7 +305,7 @@ async fn instagram_publishing_too_early_gets_the_graph_not_ready_error() {
         .await
         .unwrap();
     // media_publish straight away, as a careless client would.
-    let response = reqwest::Client::new()
+    let response = crate::http()
         .post(format!("{}/v25.0/{USER_ID}/media_publish", h.base("instagram")))
         .bearer_auth(&tokens.access_token)
         .query(&[("creation_id", handle.id.as_str())])
@@ -654,7 +654,7 @@ async fn instagram_deprecated_metrics_are_refused_and_few_viewers_means_unknown(
     let token = tokens.access_token.as_str();
     let (_, post_id) = publish_live(&h, &ig, token, "old metrics").await;
     for metric in ["plays", "video_views"] {
-        let response = reqwest::Client::new()
+        let response = crate::http()
             .get(format!("{}/v25.0/{post_id}/insights", h.base("instagram")))
             .bearer_auth(token)
             .query(&[("metric", metric)])
@@ -719,7 +719,7 @@ async fn instagram_rupload_keeps_the_bytes_of_a_broken_upload_and_resumes_at_the
     let tokens = login(&h, &ig).await;
     let token = tokens.access_token.clone();
     let base = h.base("instagram");
-    let http = reqwest::Client::new();
+    let http = crate::http();
     let container: Value = http
         .post(format!("{base}/v25.0/{USER_ID}/media"))
         .bearer_auth(&token)
@@ -996,7 +996,7 @@ async fn instagram_oversized_files_are_invalid_media() {
     assert_eq!(e.class, ErrorClass::InvalidMedia);
     // The platform refuses a declared size over the cap too, with its own error.
     let base = h.base("instagram");
-    let http = reqwest::Client::new();
+    let http = crate::http();
     let container: Value = http
         .post(format!("{base}/v25.0/{USER_ID}/media"))
         .bearer_auth(&tokens.access_token)

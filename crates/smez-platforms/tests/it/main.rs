@@ -10,6 +10,16 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use smez_platform_sim::Sim;
 
+/// An HTTP client (reqwest uses rustls; the test process needs a crypto provider first).
+pub fn http() -> reqwest::Client {
+    http_builder().build().expect("an HTTP client")
+}
+
+pub fn http_builder() -> reqwest::ClientBuilder {
+    smez_platforms::install_crypto_provider();
+    reqwest::Client::builder()
+}
+
 /// A simulator for one test, with its admin API at hand.
 pub struct Harness {
     pub sim: Sim,
@@ -20,7 +30,7 @@ impl Harness {
     pub async fn start() -> Self {
         Self {
             sim: Sim::start().await.expect("the simulator starts"),
-            http: reqwest::Client::new(),
+            http: crate::http(),
         }
     }
 
@@ -71,7 +81,7 @@ impl Harness {
     /// Follows an authorize URL like a browser whose user consents (or not,
     /// per [`Self::consent`]): returns the query of the redirect back.
     pub async fn authorize(&self, url: &str) -> url::Url {
-        let client = reqwest::Client::builder()
+        let client = crate::http_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();

@@ -671,7 +671,7 @@ async fn tiktok_upload_url_expires_after_an_hour() {
     let t = adapter(&h);
     let tokens = connect(&h, &t).await;
     // Init by hand, let the hour pass, then PUT.
-    let http = reqwest::Client::new();
+    let http = crate::http();
     let init: serde_json::Value = http
         .post(format!("{}/v2/post/publish/video/init/", h.base("tiktok")))
         .bearer_auth(&tokens.access_token)
@@ -751,7 +751,7 @@ async fn tiktok_sim_upload_protocol_206_201_416_and_temp_file_removed() {
     let h = Harness::start().await;
     let t = adapter(&h);
     let tokens = connect(&h, &t).await;
-    let http = reqwest::Client::new();
+    let http = crate::http();
     let total = 12_000_000u64;
     let init: serde_json::Value = http
         .post(format!("{}/v2/post/publish/video/init/", h.base("tiktok")))

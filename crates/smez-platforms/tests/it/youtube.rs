@@ -426,7 +426,7 @@ async fn youtube_sim_accepts_landscape_as_a_normal_video() {
     )
     .await;
     let bytes = std::fs::read(&landscape).unwrap();
-    let http = reqwest::Client::builder()
+    let http = crate::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -457,7 +457,7 @@ async fn youtube_sim_resumable_protocol_rules() {
     let h = Harness::start().await;
     let yt = adapter(&h);
     let tokens = connect(&h, &yt).await;
-    let http = reqwest::Client::builder()
+    let http = crate::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -571,7 +571,7 @@ async fn youtube_upload_quota_exhausted_until_midnight_pacific() {
     let h = Harness::start().await;
     let yt = adapter(&h);
     let tokens = connect(&h, &yt).await;
-    let http = reqwest::Client::new();
+    let http = crate::http();
     for _ in 0..100 {
         let r = http
             .post(format!(

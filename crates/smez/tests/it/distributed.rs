@@ -205,7 +205,7 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
 
 /// Signs up, makes a workspace, deletes the account; returns the user id.
 async fn sign_up_and_leave(gateway: &Smez) -> String {
-    let client = reqwest::Client::new();
+    let client = crate::process::http();
     let call = |method: reqwest::Method, path: &str, token: Option<&str>, body: serde_json::Value| {
         let mut request = client
             .request(method, gateway.url(path))

@@ -81,7 +81,7 @@ async fn serve_all_runs_every_service_in_one_process() {
     assert_eq!(missing.headers()["content-type"], "application/problem+json");
     let problem: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(problem["code"], "not_found");
-    let wrong_method = reqwest::Client::new()
+    let wrong_method = crate::process::http()
         .post(smez.url("/v1/status"))
         .send()
         .await

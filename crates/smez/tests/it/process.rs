@@ -15,6 +15,16 @@ pub const SERVICES: [(&str, &str); 7] = [
     ("vault", "smez.vault.v1.VaultService"),
 ];
 
+/// An HTTP client (reqwest uses rustls; the test process needs a crypto provider first).
+pub fn http() -> reqwest::Client {
+    http_builder().build().expect("an HTTP client")
+}
+
+pub fn http_builder() -> reqwest::ClientBuilder {
+    smez_kit::tls::install_default_provider();
+    reqwest::Client::builder()
+}
+
 pub fn postgres_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
@@ -88,7 +98,7 @@ impl Smez {
 
     /// Waits for `/readyz` to say 200, failing with the process log if it never does.
     pub async fn wait_ready(&mut self) -> serde_json::Value {
-        let client = reqwest::Client::new();
+        let client = crate::process::http();
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {

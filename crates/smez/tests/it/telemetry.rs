@@ -56,7 +56,7 @@ async fn a_request_is_one_trace_across_the_gateway_and_every_service() {
 
     // The frontend started a trace; the gateway and every service continue it.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let response = reqwest::Client::new()
+    let response = crate::process::http()
         .get(smez.url("/v1/status"))
         .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
         .send()

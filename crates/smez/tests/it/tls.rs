@@ -165,7 +165,7 @@ async fn the_http_listener_serves_https_and_refuses_plain_http() {
     assert_eq!(status, 200, "{body}");
 
     // Plain HTTP to the same port gets no HTTP answer.
-    let plain = reqwest::Client::new()
+    let plain = crate::process::http()
         .get(smez.url("/healthz"))
         .timeout(Duration::from_secs(10))
         .send()

@@ -75,7 +75,7 @@ impl Stack {
             shape,
             dir,
             schema_prefix,
-            http: reqwest::Client::new(),
+            http: crate::process::http(),
         }
     }
 
