@@ -1,6 +1,7 @@
-//! Upload throughput: the TikTok adapter streaming a 50 MB video into the
-//! TikTok simulator (authorize, creator info, init, chunked PUTs; the
-//! simulator writes to disk and probes the bytes), beside a plain loopback
+//! Upload throughput: the TikTok adapter streaming a 50 MB file (a real
+//! MP4 padded with zeros, so the simulator's probe accepts it) into the
+//! TikTok simulator (creator info, init, 10 MB chunked PUTs; the simulator
+//! writes to disk and probes the bytes), beside a plain loopback
 //! HTTP PUT of the same file into a server that only writes it to disk.
 //! Then a 1 GB upload, to show memory stays flat: peak RSS of this process
 //! (adapter and simulator both) before and after.
@@ -29,7 +30,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 async fn make_video(dir: &Path) -> PathBuf {
-    let path = dir.join("bench-50mb.mp4");
+    let path = dir.join("bench-base.mp4");
     if !path.is_file() {
         let status = tokio::process::Command::new("ffmpeg")
             .args([
@@ -63,10 +64,10 @@ async fn make_video(dir: &Path) -> PathBuf {
     path
 }
 
-/// The same video followed by zeros up to `size` bytes (written in blocks).
-async fn padded(video: &Path, size: u64, dir: &Path) -> PathBuf {
+/// The same video followed by zeros up to `size` bytes (written in blocks):
+/// a valid MP4 (moov first, so the simulator's probe reads it) of any size.
+async fn padded(video: &Path, size: u64, path: PathBuf) -> PathBuf {
     use tokio::io::AsyncWriteExt;
-    let path = dir.join("bench-1gb.mp4");
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == size) {
         return path;
     }
@@ -174,7 +175,8 @@ async fn plain_copy(path: &Path, dir: &Path) -> f64 {
 async fn main() {
     let dir = std::env::temp_dir().join("smez-upload-bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let video = make_video(&dir).await;
+    let base_video = make_video(&dir).await;
+    let video = padded(&base_video, 50_000_000, dir.join("bench-50mb.mp4")).await;
     let size = std::fs::metadata(&video).unwrap().len();
     let sim = Sim::start().await.unwrap();
     let base = sim.base_url("tiktok");
@@ -202,7 +204,7 @@ async fn main() {
         best_adapter / best_plain * 100.0
     );
 
-    let big = padded(&video, 1 << 30, &dir).await;
+    let big = padded(&base_video, 1 << 30, dir.join("bench-1gib.mp4")).await;
     let before = peak_rss_mib();
     let rate = adapter_upload(&adapter, &token, &account, &big).await;
     let after = peak_rss_mib();
