@@ -12,6 +12,13 @@
 //!   offer several accounts).
 //! - [`probe`]: what an uploaded video really is (ffprobe on the bytes).
 //! - [`admin`]: all of the above over HTTP under `/admin`.
+//!
+//! And what the three simulators do alike:
+//!
+//! - [`uploads`]: the temp files uploads stream to.
+//! - [`windows`]: rolling-window rate limits and posting caps.
+//! - [`wire`]: form bodies, redirects and random secrets, read and written alike.
+//! - [`refusal`]: `checked!`, a handler's early answer when a check fails.
 
 pub mod admin;
 pub mod clock;
@@ -20,7 +27,11 @@ pub mod faults;
 pub mod instagram;
 pub mod probe;
 pub mod records;
+pub mod refusal;
 pub mod tiktok;
+pub mod uploads;
+pub mod windows;
+pub mod wire;
 pub mod youtube;
 
 use std::net::SocketAddr;

@@ -84,7 +84,8 @@ async fn padded(video: &Path, size: u64, path: PathBuf) -> PathBuf {
     path
 }
 
-async fn connect(sim: &Sim, adapter: &TikTok) -> String {
+/// Connects the simulated creator (authorize with PKCE, consent, exchange the code): an access token.
+async fn connect(adapter: &TikTok) -> String {
     let pkce = Pkce::generate();
     let url = adapter
         .authorize_url(&AuthorizeRequest {
@@ -108,7 +109,6 @@ async fn connect(sim: &Sim, adapter: &TikTok) -> String {
         .unwrap()
         .1
         .into_owned();
-    let _ = sim;
     adapter
         .exchange_code(&code, REDIRECT, Some(&pkce.verifier))
         .await
@@ -188,7 +188,7 @@ async fn main() {
         api_base: base.clone(),
         upload_base: base,
     });
-    let token = connect(&sim, &adapter).await;
+    let token = connect(&adapter).await;
     let account = adapter.accounts(&token).await.unwrap().remove(0).id;
 
     println!("upload of {:.1} MB on loopback (best of 3)", size as f64 / MB);

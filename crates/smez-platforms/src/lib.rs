@@ -10,7 +10,9 @@
 mod error;
 mod http;
 mod model;
+mod oauth;
 mod pkce;
+mod upload;
 mod video;
 
 pub mod instagram;

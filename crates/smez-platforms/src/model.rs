@@ -45,6 +45,30 @@ pub struct Endpoints {
     pub upload_base: String,
 }
 
+/// URLs on each host: `path` after the base, whether or not the base was
+/// configured with a trailing slash.
+impl Endpoints {
+    pub fn auth_url(&self, path: &str) -> String {
+        on_host(&self.auth_base, path)
+    }
+
+    pub fn token_url(&self, path: &str) -> String {
+        on_host(&self.token_base, path)
+    }
+
+    pub fn api_url(&self, path: &str) -> String {
+        on_host(&self.api_base, path)
+    }
+
+    pub fn upload_url(&self, path: &str) -> String {
+        on_host(&self.upload_base, path)
+    }
+}
+
+fn on_host(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
 impl std::fmt::Debug for Endpoints {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoints")
@@ -158,6 +182,24 @@ pub struct PostMetrics {
     pub watch_time_secs: Option<u64>,
     /// What the platform said, for tracing a number back.
     pub raw: serde_json::Value,
+}
+
+impl PostMetrics {
+    /// A post whose counters the platform did not give: every one unknown.
+    /// Adapters fill in those their platform has (`..PostMetrics::unknown(id)`).
+    pub fn unknown(post_id: String) -> Self {
+        Self {
+            post_id,
+            views: None,
+            likes: None,
+            comments: None,
+            shares: None,
+            saves: None,
+            reach: None,
+            watch_time_secs: None,
+            raw: serde_json::Value::Null,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,10 +1,11 @@
 //! Which platform hosts a process talks to: the real ones where client
 //! credentials are configured, otherwise (with `platforms.simulators =
-//! "auto"`) the simulators, started in this process. Only processes that
-//! call platforms (publisher, analytics and their workers) resolve them.
+//! "auto"`, in development) the simulators, started in this process. Only
+//! processes that call platforms (publisher, analytics and their workers)
+//! resolve them.
 
 use smez_kit::Settings;
-use smez_kit::config::{PlatformSettings, SimulatorMode};
+use smez_kit::config::{Environment, PlatformSettings, SimulatorMode};
 use smez_platform_sim::Sim;
 use smez_platforms::{Endpoints, Platform};
 
@@ -46,8 +47,12 @@ pub async fn resolve(settings: &Settings, plan: &Plan) -> anyhow::Result<Option<
             hosts.endpoints.push((platform, real(configured)));
             continue;
         }
-        if settings.platforms.simulators == SimulatorMode::Off {
-            tracing::warn!(%platform, "platform: not configured (no credentials, simulators off)");
+        // Simulators are for development: production never stands in a fake platform.
+        if settings.platforms.simulators == SimulatorMode::Off || settings.environment == Environment::Production {
+            tracing::warn!(
+                %platform,
+                "platform: not configured (no platforms.{platform} credentials; simulators are off or this is production)"
+            );
             continue;
         }
         if hosts.simulators.is_none() {

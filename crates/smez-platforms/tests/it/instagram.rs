@@ -9,11 +9,14 @@ use serde_json::{Value, json};
 use smez_platform_sim::instagram::{CLIENT_ID, CLIENT_SECRET, PROCESSING_SECS, USER_ID, USERNAME};
 use smez_platforms::instagram::Instagram;
 use smez_platforms::{
-    AuthorizeRequest, Endpoints, ErrorClass, PlatformAdapter, PostMetadata, Privacy, PublishHandle, PublishStatus,
-    TokenSet, VideoFile,
+    AuthorizeRequest, ErrorClass, PlatformAdapter, PostMetadata, Privacy, PublishHandle, PublishStatus, TokenSet,
 };
 
-use crate::{Harness, good_vertical_video, param, video};
+use crate::support::{
+    assert_error, assert_published, authorize_and_exchange, connected, good_video_file, open_mp4, posts, requests,
+    sim_endpoints, status_after,
+};
+use crate::{Harness, good_vertical_video, json_answer, param, video};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const ALL_SCOPES: [&str; 4] = [
@@ -23,17 +26,13 @@ const ALL_SCOPES: [&str; 4] = [
     "instagram_business_manage_insights",
 ];
 
+fn adapter(h: &Harness) -> Instagram {
+    Instagram::new(sim_endpoints(h, "instagram", CLIENT_ID, CLIENT_SECRET))
+}
+
 async fn setup() -> (Harness, Instagram) {
     let h = Harness::start().await;
-    let base = h.base("instagram");
-    let ig = Instagram::new(Endpoints {
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-        auth_base: base.clone(),
-        token_base: base.clone(),
-        api_base: base.clone(),
-        upload_base: base,
-    });
+    let ig = adapter(&h);
     (h, ig)
 }
 
@@ -48,11 +47,7 @@ fn request(scopes: &[&str]) -> AuthorizeRequest {
 
 /// Authorize (consenting) and exchange the code.
 async fn login(h: &Harness, ig: &Instagram) -> TokenSet {
-    let back = h.authorize(&ig.authorize_url(&request(&ALL_SCOPES)).unwrap()).await;
-    let code = param(&back, "code").expect("a code");
-    ig.exchange_code(&code, REDIRECT, None)
-        .await
-        .expect("the exchange succeeds")
+    authorize_and_exchange(h, ig, request(&ALL_SCOPES), None).await
 }
 
 fn post(caption: &str) -> PostMetadata {
@@ -64,22 +59,41 @@ fn post(caption: &str) -> PostMetadata {
     }
 }
 
-async fn open(path: PathBuf) -> VideoFile {
-    VideoFile::open(path, "video/mp4").await.unwrap()
+/// The publish's status once the container's processing time has passed.
+async fn after_processing(h: &Harness, ig: &Instagram, token: &str, handle: &PublishHandle) -> PublishStatus {
+    status_after(h, ig, token, handle, PROCESSING_SECS + 1).await
 }
 
 /// Publishes the good video and waits (on the simulated clock) until live.
 async fn publish_live(h: &Harness, ig: &Instagram, token: &str, caption: &str) -> (PublishHandle, String) {
-    let video = open(good_vertical_video().await).await;
+    let video = good_video_file().await;
     let handle = ig
         .publish(token, USER_ID, &video, &post(caption))
         .await
         .expect("publish");
-    h.advance(PROCESSING_SECS + 1).await;
-    match ig.publish_status(token, &handle).await.unwrap() {
+    match after_processing(h, ig, token, &handle).await {
         PublishStatus::Published { post_id, .. } => (handle, post_id),
         other => panic!("not published: {other:?}"),
     }
+}
+
+/// Creates a resumable Reels container by hand (no adapter), with `extra` form fields: the Graph API's JSON answer.
+async fn container_by_hand(h: &Harness, token: &str, extra: &[(&str, &str)]) -> Value {
+    let mut form = vec![("media_type", "REELS"), ("upload_type", "resumable")];
+    form.extend_from_slice(extra);
+    let create = crate::http()
+        .post(format!("{}/v25.0/{USER_ID}/media", h.base("instagram")))
+        .bearer_auth(token)
+        .form(&form);
+    json_answer(create).await
+}
+
+/// A rupload POST of a container's bytes from `offset`, declaring the whole `file_size`.
+fn rupload(http: &reqwest::Client, uri: &str, token: &str, offset: u64, file_size: u64) -> reqwest::RequestBuilder {
+    http.post(uri)
+        .header("authorization", format!("OAuth {token}"))
+        .header("offset", offset.to_string())
+        .header("file_size", file_size.to_string())
 }
 
 fn graph_error(code: i64, subcode: Option<i64>, message: &str) -> Value {
@@ -147,19 +161,17 @@ async fn instagram_unticked_publish_scope_is_reported_and_refused() {
     let tokens = login(&h, &ig).await;
     assert!(!tokens.scopes.iter().any(|s| s == "instagram_business_content_publish"));
     assert_eq!(ig.accounts(&tokens.access_token).await.unwrap().len(), 1);
-    let video = open(good_vertical_video().await).await;
+    let video = good_video_file().await;
     let e = ig
         .publish(&tokens.access_token, USER_ID, &video, &post("hi"))
         .await
         .unwrap_err();
-    assert_eq!(e.class, ErrorClass::AuthRevoked, "{e}");
-    assert_eq!(e.platform_code.as_deref(), Some("200"));
+    assert_error(&e, ErrorClass::AuthRevoked, "200");
 }
 
 #[tokio::test]
 async fn instagram_refresh_needs_a_day_old_token_and_returns_a_new_string() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let old = tokens.refresh_token.clone().unwrap();
     let early = ig.refresh(&old).await.unwrap_err();
     assert_eq!(early.class, ErrorClass::Permanent);
@@ -181,12 +193,10 @@ async fn instagram_refresh_needs_a_day_old_token_and_returns_a_new_string() {
 
 #[tokio::test]
 async fn instagram_expired_token_is_auth_expired_and_cannot_be_refreshed() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     h.advance(60 * 86_400 + 1).await;
     let e = ig.accounts(&tokens.access_token).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::AuthExpired);
-    assert_eq!(e.platform_code.as_deref(), Some("190/463"));
+    assert_error(&e, ErrorClass::AuthExpired, "190/463");
     assert!(!e.to_string().contains(&tokens.access_token));
     let e = ig.refresh(&tokens.access_token).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::AuthExpired);
@@ -194,12 +204,10 @@ async fn instagram_expired_token_is_auth_expired_and_cannot_be_refreshed() {
 
 #[tokio::test]
 async fn instagram_revoke_makes_every_token_auth_revoked() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     ig.revoke(&tokens.access_token).await.unwrap();
     let e = ig.accounts(&tokens.access_token).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::AuthRevoked);
-    assert_eq!(e.platform_code.as_deref(), Some("190/458"));
+    assert_error(&e, ErrorClass::AuthRevoked, "190/458");
     h.advance(25 * 3600).await;
     assert_eq!(
         ig.refresh(&tokens.access_token).await.unwrap_err().class,
@@ -226,10 +234,9 @@ async fn instagram_login_holds_one_account() {
 
 #[tokio::test]
 async fn instagram_publish_processes_then_goes_live_exactly_once() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.as_str();
-    let video = open(good_vertical_video().await).await;
+    let video = good_video_file().await;
     let handle = ig
         .publish(token, USER_ID, &video, &post("First reel #smez"))
         .await
@@ -239,8 +246,7 @@ async fn instagram_publish_processes_then_goes_live_exactly_once() {
         PublishStatus::Processing { detail } => assert!(detail.contains("In Progress"), "{detail}"),
         other => panic!("{other:?}"),
     }
-    h.advance(PROCESSING_SECS + 1).await;
-    let PublishStatus::Published { post_id, url } = ig.publish_status(token, &handle).await.unwrap() else {
+    let PublishStatus::Published { post_id, url } = after_processing(&h, &ig, token, &handle).await else {
         panic!("not published");
     };
     assert!(url.unwrap().starts_with("https://www.instagram.com/reel/"));
@@ -251,7 +257,7 @@ async fn instagram_publish_processes_then_goes_live_exactly_once() {
         "{again:?}"
     );
     let records = h.records().await;
-    let posts = records["posts"].as_array().unwrap();
+    let posts = posts(&records);
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0]["post_id"], post_id.as_str());
     assert_eq!(posts[0]["caption"], "First reel #smez");
@@ -270,10 +276,9 @@ async fn instagram_publish_processes_then_goes_live_exactly_once() {
 
 #[tokio::test]
 async fn instagram_container_in_progress_at_publish_is_retried_after_the_wait() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.as_str();
-    let video = open(good_vertical_video().await).await;
+    let video = good_video_file().await;
     let handle = ig.publish(token, USER_ID, &video, &post("wait for it")).await.unwrap();
     h.advance(PROCESSING_SECS + 1).await;
     // FINISHED, yet media_publish answers "not ready" (seen just after FINISHED).
@@ -288,18 +293,14 @@ async fn instagram_container_in_progress_at_publish_is_retried_after_the_wait() 
         other => panic!("{other:?}"),
     }
     h.advance(60).await;
-    assert!(matches!(
-        ig.publish_status(token, &handle).await.unwrap(),
-        PublishStatus::Published { .. }
-    ));
-    assert_eq!(h.records().await["posts"].as_array().unwrap().len(), 1);
+    assert_published(&ig.publish_status(token, &handle).await.unwrap());
+    assert_eq!(posts(&h.records().await).len(), 1);
 }
 
 #[tokio::test]
 async fn instagram_publishing_too_early_gets_the_graph_not_ready_error() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
-    let video = open(good_vertical_video().await).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
+    let video = good_video_file().await;
     let handle = ig
         .publish(&tokens.access_token, USER_ID, &video, &post("x"))
         .await
@@ -321,33 +322,25 @@ async fn instagram_publishing_too_early_gets_the_graph_not_ready_error() {
 
 #[tokio::test]
 async fn instagram_upload_dropped_is_resumed_from_the_server_offset() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.as_str();
     h.fault("instagram.upload", json!({"kind": "drop"}), 1).await;
-    let video = open(good_vertical_video().await).await;
+    let video = good_video_file().await;
     let handle = ig.publish(token, USER_ID, &video, &post("resumed")).await.unwrap();
     let records = h.records().await;
-    let uploads: Vec<&Value> = records["requests"]
-        .as_array()
-        .unwrap()
+    let uploads: Vec<&Value> = requests(&records)
         .iter()
         .filter(|r| r["path"].as_str().unwrap().contains("/rupload/"))
         .collect();
     let methods: Vec<&str> = uploads.iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["POST", "GET", "POST"], "upload, offset query, resume");
-    h.advance(PROCESSING_SECS + 1).await;
-    assert!(matches!(
-        ig.publish_status(token, &handle).await.unwrap(),
-        PublishStatus::Published { .. }
-    ));
+    assert_published(&after_processing(&h, &ig, token, &handle).await);
 }
 
 #[tokio::test]
 async fn instagram_container_expires_after_24_hours() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
-    let video = open(good_vertical_video().await).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
+    let video = good_video_file().await;
     let handle = ig
         .publish(&tokens.access_token, USER_ID, &video, &post("late"))
         .await
@@ -360,20 +353,18 @@ async fn instagram_container_expires_after_24_hours() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(h.records().await["posts"].as_array().unwrap().is_empty());
+    assert!(posts(&h.records().await).is_empty());
 }
 
 /// Publishes `path`, waits out processing and returns the failure reason.
 async fn rejected(path: PathBuf) -> String {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
-    let video = open(path).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
+    let video = open_mp4(path).await;
     let handle = ig
         .publish(&tokens.access_token, USER_ID, &video, &post("bad"))
         .await
         .unwrap();
-    h.advance(PROCESSING_SECS + 1).await;
-    match ig.publish_status(&tokens.access_token, &handle).await.unwrap() {
+    match after_processing(&h, &ig, &tokens.access_token, &handle).await {
         PublishStatus::Failed { error, class } => {
             assert_eq!(class, ErrorClass::InvalidMedia, "{error}");
             assert!(error.contains("2207026"), "{error}");
@@ -383,45 +374,43 @@ async fn rejected(path: PathBuf) -> String {
     }
 }
 
-const AUDIO: &str = "-f lavfi -i sine=frequency=440:sample_rate=48000 -c:a aac";
+/// H.264 as Instagram wants it.
+const H264: &str = "libx264 -preset ultrafast -pix_fmt yuv420p";
+
+/// A test-pattern MP4 with 48 kHz AAC audio, made by ffmpeg (cached under `name`): `size` and `fps` of the
+/// picture, `secs` long, `codec` the video codec and its options, the moov atom first when `faststart`.
+/// Each rejection test bends one of these past Instagram's rules.
+async fn reel(name: &str, size: &str, fps: u32, secs: u32, codec: &str, faststart: bool) -> PathBuf {
+    let audio = "-f lavfi -i sine=frequency=440:sample_rate=48000 -c:a aac";
+    let movflags = if faststart { "-movflags +faststart" } else { "" };
+    let args =
+        format!("-f lavfi -i testsrc=size={size}:rate={fps} {audio} -t {secs} -c:v {codec} {movflags} -shortest");
+    video(name, &args).await
+}
 
 #[tokio::test]
 async fn instagram_rejects_a_low_frame_rate() {
-    let args = format!(
-        "-f lavfi -i testsrc=size=540x960:rate=15 {AUDIO} -t 4 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart -shortest"
-    );
-    let reason = rejected(video("ig-15fps", &args).await).await;
+    let reason = rejected(reel("ig-15fps", "540x960", 15, 4, H264, true).await).await;
     assert!(reason.contains("Frame rate"), "{reason}");
 }
 
 #[tokio::test]
 async fn instagram_rejects_a_wrong_codec() {
-    let args =
-        format!("-f lavfi -i testsrc=size=540x960:rate=30 {AUDIO} -t 4 -c:v mpeg4 -movflags +faststart -shortest");
-    let reason = rejected(video("ig-mpeg4", &args).await).await;
+    let reason = rejected(reel("ig-mpeg4", "540x960", 30, 4, "mpeg4", true).await).await;
     assert!(reason.contains("codec mpeg4"), "{reason}");
 }
 
 #[tokio::test]
 async fn instagram_rejects_too_short_and_too_wide_videos() {
-    let short = format!(
-        "-f lavfi -i testsrc=size=540x960:rate=30 {AUDIO} -t 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart -shortest"
-    );
-    let reason = rejected(video("ig-2s", &short).await).await;
+    let reason = rejected(reel("ig-2s", "540x960", 30, 2, H264, true).await).await;
     assert!(reason.contains("Duration"), "{reason}");
-    let wide = format!(
-        "-f lavfi -i testsrc=size=2000x400:rate=30 {AUDIO} -t 4 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart -shortest"
-    );
-    let reason = rejected(video("ig-2000w", &wide).await).await;
+    let reason = rejected(reel("ig-2000w", "2000x400", 30, 4, H264, true).await).await;
     assert!(reason.contains("Width 2000"), "{reason}");
 }
 
 #[tokio::test]
 async fn instagram_rejects_moov_at_the_end_and_non_videos() {
-    let args = format!(
-        "-f lavfi -i testsrc=size=540x960:rate=30 {AUDIO} -t 4 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -shortest"
-    );
-    let reason = rejected(video("ig-moov-last", &args).await).await;
+    let reason = rejected(reel("ig-moov-last", "540x960", 30, 4, H264, false).await).await;
     assert!(reason.contains("moov"), "{reason}");
     let junk = std::env::temp_dir().join(format!("ig-junk-{}.mp4", std::process::id()));
     std::fs::write(&junk, vec![7u8; 4096]).unwrap();
@@ -440,9 +429,8 @@ async fn instagram_rejects_audio_above_48_khz() {
 
 #[tokio::test]
 async fn instagram_caption_rules_are_invalid_metadata() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
-    let video = open(good_vertical_video().await).await;
+    let (_h, ig, tokens) = connected(adapter, login).await;
+    let video = good_video_file().await;
     // 2200 characters (multi-byte ones count once) pass the length rule.
     let ok = "é".repeat(2200);
     assert!(
@@ -479,10 +467,9 @@ async fn instagram_caption_rules_are_invalid_metadata() {
 
 #[tokio::test]
 async fn instagram_publishing_limit_is_a_rolling_24h_quota() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.as_str();
-    let video = open(good_vertical_video().await).await;
+    let video = good_video_file().await;
     let mut handles = Vec::new();
     for i in 0..51 {
         handles.push(
@@ -493,15 +480,11 @@ async fn instagram_publishing_limit_is_a_rolling_24h_quota() {
     }
     h.advance(PROCESSING_SECS + 1).await;
     for handle in &handles[..50] {
-        assert!(matches!(
-            ig.publish_status(token, handle).await.unwrap(),
-            PublishStatus::Published { .. }
-        ));
+        assert_published(&ig.publish_status(token, handle).await.unwrap());
     }
     // The 51st: the platform refuses with 9 / 2207042.
     let e = ig.publish_status(token, &handles[50]).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::QuotaExhausted, "{e}");
-    assert_eq!(e.platform_code.as_deref(), Some("9/2207042"));
+    assert_error(&e, ErrorClass::QuotaExhausted, "9/2207042");
     assert!(e.reset_at.unwrap() > chrono::Utc::now() + chrono::Duration::hours(23));
     // And a new publish is refused before uploading, from content_publishing_limit.
     let e = ig.publish(token, USER_ID, &video, &post("one more")).await.unwrap_err();
@@ -510,19 +493,14 @@ async fn instagram_publishing_limit_is_a_rolling_24h_quota() {
     // The window rolls: a day later a new post goes through.
     h.advance(24 * 3600).await;
     let fresh = ig.publish(token, USER_ID, &video, &post("next day")).await.unwrap();
-    h.advance(PROCESSING_SECS + 1).await;
-    assert!(matches!(
-        ig.publish_status(token, &fresh).await.unwrap(),
-        PublishStatus::Published { .. }
-    ));
+    assert_published(&after_processing(&h, &ig, token, &fresh).await);
 }
 
 // ------------------------------------------------------------------ failure classes by injection
 
 #[tokio::test]
 async fn instagram_rate_limit_codes_are_rate_limited_with_a_wait() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     for code in [4, 17, 32, 613] {
         h.fault(
             "instagram.me",
@@ -538,15 +516,13 @@ async fn instagram_rate_limit_codes_are_rate_limited_with_a_wait() {
 
 #[tokio::test]
 async fn instagram_business_use_case_limit_says_when_to_retry() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let limit = smez_platform_sim::instagram::API_CALLS_PER_HOUR;
     for _ in 0..limit {
         ig.accounts(&tokens.access_token).await.unwrap();
     }
     let e = ig.accounts(&tokens.access_token).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::RateLimited);
-    assert_eq!(e.platform_code.as_deref(), Some("80002"));
+    assert_error(&e, ErrorClass::RateLimited, "80002");
     assert_eq!(e.retry_after, Some(Duration::from_secs(3600)));
     h.advance(3601).await;
     assert!(ig.accounts(&tokens.access_token).await.is_ok());
@@ -554,8 +530,7 @@ async fn instagram_business_use_case_limit_says_when_to_retry() {
 
 #[tokio::test]
 async fn instagram_quota_code_9_is_quota_exhausted_with_a_reset_time() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     h.fault("instagram.me", graph_error(9, Some(2207042), "limit"), 1).await;
     let e = ig.accounts(&tokens.access_token).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::QuotaExhausted);
@@ -564,8 +539,7 @@ async fn instagram_quota_code_9_is_quota_exhausted_with_a_reset_time() {
 
 #[tokio::test]
 async fn instagram_server_errors_and_dropped_connections_are_transient() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     for fault in [
         graph_error(2, None, "Service temporarily unavailable"),
         graph_error(1, None, "An unknown error occurred"),
@@ -580,22 +554,19 @@ async fn instagram_server_errors_and_dropped_connections_are_transient() {
 
 #[tokio::test]
 async fn instagram_unknown_objects_are_permanent() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (_h, ig, tokens) = connected(adapter, login).await;
     let handle = PublishHandle {
         id: "999".into(),
         account_id: USER_ID.into(),
     };
     let e = ig.publish_status(&tokens.access_token, &handle).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::Permanent);
-    assert_eq!(e.platform_code.as_deref(), Some("100/33"));
+    assert_error(&e, ErrorClass::Permanent, "100/33");
 }
 
 #[tokio::test]
 async fn instagram_media_error_codes_are_invalid_media() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
-    let video = open(good_vertical_video().await).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
+    let video = good_video_file().await;
     h.fault(
         "instagram.create_container",
         graph_error(352, Some(2207026), "The video format is not supported"),
@@ -614,8 +585,7 @@ async fn instagram_media_error_codes_are_invalid_media() {
 
 #[tokio::test]
 async fn instagram_metrics_grow_with_time() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.as_str();
     let (_, post_id) = publish_live(&h, &ig, token, "metrics").await;
     let at_start = ig.metrics(token, std::slice::from_ref(&post_id)).await.unwrap();
@@ -649,8 +619,7 @@ async fn instagram_metrics_grow_with_time() {
 
 #[tokio::test]
 async fn instagram_deprecated_metrics_are_refused_and_few_viewers_means_unknown() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.as_str();
     let (_, post_id) = publish_live(&h, &ig, token, "old metrics").await;
     for metric in ["plays", "video_views"] {
@@ -678,8 +647,7 @@ async fn instagram_deprecated_metrics_are_refused_and_few_viewers_means_unknown(
 
 #[tokio::test]
 async fn instagram_comments_page_through_with_replies() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.as_str();
     let (_, post_id) = publish_live(&h, &ig, token, "comments").await;
     h.advance(120 * 600).await;
@@ -715,25 +683,11 @@ async fn instagram_comments_page_through_with_replies() {
 
 #[tokio::test]
 async fn instagram_rupload_keeps_the_bytes_of_a_broken_upload_and_resumes_at_the_offset() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.clone();
     let base = h.base("instagram");
     let http = crate::http();
-    let container: Value = http
-        .post(format!("{base}/v25.0/{USER_ID}/media"))
-        .bearer_auth(&token)
-        .form(&[
-            ("media_type", "REELS"),
-            ("upload_type", "resumable"),
-            ("caption", "by hand"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let container = container_by_hand(&h, &token, &[("caption", "by hand")]).await;
     let (id, uri) = (container["id"].as_str().unwrap(), container["uri"].as_str().unwrap());
     assert!(
         uri.starts_with(&format!("{base}/rupload/ig-api-upload/v25.0/")),
@@ -748,15 +702,7 @@ async fn instagram_rupload_keeps_the_bytes_of_a_broken_upload_and_resumes_at_the
         move || {
             let (http, uri, token) = (http.clone(), uri.clone(), token.clone());
             async move {
-                let answer: Value = http
-                    .get(&uri)
-                    .header("authorization", format!("OAuth {token}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let answer = json_answer(http.get(&uri).header("authorization", format!("OAuth {token}"))).await;
                 answer["offset"].as_u64().unwrap() as usize
             }
         }
@@ -773,11 +719,8 @@ async fn instagram_rupload_keeps_the_bytes_of_a_broken_upload_and_resumes_at_the
             Err(std::io::Error::other("cable pulled"))
         },
     ));
-    let broken = http
-        .post(uri)
-        .header("authorization", format!("OAuth {token}"))
-        .header("offset", "0")
-        .header("file_size", bytes.len().to_string())
+    let size = bytes.len() as u64;
+    let broken = rupload(&http, uri, &token, 0, size)
         .body(reqwest::Body::wrap_stream(stream))
         .send()
         .await;
@@ -786,11 +729,7 @@ async fn instagram_rupload_keeps_the_bytes_of_a_broken_upload_and_resumes_at_the
     let offset = offset_of().await;
     assert!(offset > 0 && offset <= half, "offset {offset} of {half}");
     // Sending from a wrong offset is refused; from the server's offset, accepted.
-    let wrong = http
-        .post(uri)
-        .header("authorization", format!("OAuth {token}"))
-        .header("offset", "0")
-        .header("file_size", bytes.len().to_string())
+    let wrong = rupload(&http, uri, &token, 0, size)
         .body(bytes.clone())
         .send()
         .await
@@ -798,25 +737,17 @@ async fn instagram_rupload_keeps_the_bytes_of_a_broken_upload_and_resumes_at_the
     assert_eq!(wrong.status(), 400);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["debug_info"]["type"], "OffsetMismatch");
-    let rest = http
-        .post(uri)
-        .header("authorization", format!("OAuth {token}"))
-        .header("offset", offset.to_string())
-        .header("file_size", bytes.len().to_string())
+    let rest = rupload(&http, uri, &token, offset as u64, size)
         .body(bytes[offset..].to_vec())
         .send()
         .await
         .unwrap();
     assert!(rest.status().is_success());
-    h.advance(PROCESSING_SECS + 1).await;
     let handle = PublishHandle {
         id: id.to_owned(),
         account_id: USER_ID.into(),
     };
-    assert!(matches!(
-        ig.publish_status(&token, &handle).await.unwrap(),
-        PublishStatus::Published { .. }
-    ));
+    assert_published(&after_processing(&h, &ig, &token, &handle).await);
 }
 
 // ------------------------------------------------------------------ Facebook Login flavour (§3B)
@@ -831,15 +762,7 @@ const FB_SCOPES: [&str; 6] = [
 ];
 
 fn facebook(h: &Harness) -> Instagram {
-    let base = h.base("instagram");
-    Instagram::facebook_login(Endpoints {
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-        auth_base: base.clone(),
-        token_base: base.clone(),
-        api_base: base.clone(),
-        upload_base: base,
-    })
+    Instagram::facebook_login(sim_endpoints(h, "instagram", CLIENT_ID, CLIENT_SECRET))
 }
 
 #[tokio::test]
@@ -858,8 +781,7 @@ async fn instagram_facebook_login_lists_several_accounts_and_publishes_to_one() 
     assert_eq!(tokens.scopes.len(), 5, "{:?}", tokens.scopes);
     assert!(!tokens.scopes.iter().any(|s| s == "pages_read_engagement"));
     let used = fb.exchange_code(&code, REDIRECT, None).await.unwrap_err();
-    assert_eq!(used.class, ErrorClass::Permanent);
-    assert_eq!(used.platform_code.as_deref(), Some("100/36009"));
+    assert_error(&used, ErrorClass::Permanent, "100/36009");
 
     let accounts = fb.accounts(&tokens.access_token).await.unwrap();
     let ids: Vec<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
@@ -869,16 +791,12 @@ async fn instagram_facebook_login_lists_several_accounts_and_publishes_to_one() 
 
     // Publish to the second account.
     let second = accounts[1].id.clone();
-    let video = open(good_vertical_video().await).await;
+    let video = good_video_file().await;
     let handle = fb
         .publish(&tokens.access_token, &second, &video, &post("via Facebook"))
         .await
         .unwrap();
-    h.advance(PROCESSING_SECS + 1).await;
-    assert!(matches!(
-        fb.publish_status(&tokens.access_token, &handle).await.unwrap(),
-        PublishStatus::Published { .. }
-    ));
+    assert_published(&after_processing(&h, &fb, &tokens.access_token, &handle).await);
     let records = h.records().await;
     assert_eq!(records["posts"][0]["account_id"], second.as_str());
 
@@ -896,16 +814,14 @@ async fn instagram_facebook_login_lists_several_accounts_and_publishes_to_one() 
 
 #[tokio::test]
 async fn instagram_login_token_cannot_act_for_another_account() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
-    let video = open(good_vertical_video().await).await;
+    let (_h, ig, tokens) = connected(adapter, login).await;
+    let video = good_video_file().await;
     let other = smez_platform_sim::instagram::account_id(1);
     let e = ig
         .publish(&tokens.access_token, &other, &video, &post("not mine"))
         .await
         .unwrap_err();
-    assert_eq!(e.class, ErrorClass::Permanent);
-    assert_eq!(e.platform_code.as_deref(), Some("100/33"));
+    assert_error(&e, ErrorClass::Permanent, "100/33");
 }
 
 // ------------------------------------------------------------------ video_url (Meta fetches the file)
@@ -955,18 +871,14 @@ async fn settle(h: &Harness, ig: &Instagram, token: &str, handle: &PublishHandle
 
 #[tokio::test]
 async fn instagram_video_url_is_fetched_validated_and_published() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     let token = tokens.access_token.as_str();
     let host = serve_file(std::fs::read(good_vertical_video().await).unwrap()).await;
     let handle = ig
         .publish_from_url(token, USER_ID, &format!("{host}/reel.mp4"), &post("from a URL"))
         .await
         .unwrap();
-    assert!(matches!(
-        settle(&h, &ig, token, &handle).await,
-        PublishStatus::Published { .. }
-    ));
+    assert_published(&settle(&h, &ig, token, &handle).await);
     let missing = ig
         .publish_from_url(token, USER_ID, &format!("{host}/gone.mp4"), &post("404"))
         .await
@@ -982,12 +894,11 @@ async fn instagram_video_url_is_fetched_validated_and_published() {
 
 #[tokio::test]
 async fn instagram_oversized_files_are_invalid_media() {
-    let (h, ig) = setup().await;
-    let tokens = login(&h, &ig).await;
+    let (h, ig, tokens) = connected(adapter, login).await;
     // A sparse 301 MiB file: refused by the adapter before any upload.
     let big = std::env::temp_dir().join(format!("ig-big-{}.mp4", std::process::id()));
     std::fs::File::create(&big).unwrap().set_len(301 * 1024 * 1024).unwrap();
-    let video = open(big.clone()).await;
+    let video = open_mp4(big.clone()).await;
     let e = ig
         .publish(&tokens.access_token, USER_ID, &video, &post("big"))
         .await
@@ -995,27 +906,18 @@ async fn instagram_oversized_files_are_invalid_media() {
     let _ = std::fs::remove_file(&big);
     assert_eq!(e.class, ErrorClass::InvalidMedia);
     // The platform refuses a declared size over the cap too, with its own error.
-    let base = h.base("instagram");
-    let http = crate::http();
-    let container: Value = http
-        .post(format!("{base}/v25.0/{USER_ID}/media"))
-        .bearer_auth(&tokens.access_token)
-        .form(&[("media_type", "REELS"), ("upload_type", "resumable")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let response = http
-        .post(container["uri"].as_str().unwrap())
-        .header("authorization", format!("OAuth {}", tokens.access_token))
-        .header("offset", "0")
-        .header("file_size", (400u64 * 1024 * 1024).to_string())
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let container = container_by_hand(&h, &tokens.access_token, &[]).await;
+    let response = rupload(
+        &crate::http(),
+        container["uri"].as_str().unwrap(),
+        &tokens.access_token,
+        0,
+        400 << 20,
+    )
+    .body("x")
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], 352);

@@ -2,6 +2,7 @@
 //! loopback, for every flow and every failure class.
 
 mod instagram;
+mod support;
 mod tiktok;
 mod youtube;
 
@@ -68,14 +69,7 @@ impl Harness {
     }
 
     pub async fn records(&self) -> Value {
-        self.http
-            .get(format!("{}/admin/records", self.sim.core.origin))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_answer(self.http.get(format!("{}/admin/records", self.sim.core.origin))).await
     }
 
     /// Follows an authorize URL like a browser whose user consents (or not,
@@ -94,6 +88,12 @@ impl Harness {
         let location = response.headers()["location"].to_str().unwrap();
         url::Url::parse(location).unwrap()
     }
+}
+
+/// Sends `request` and reads the answer as JSON, whatever its status
+/// (for calls made by hand, past the adapters).
+pub async fn json_answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Query parameter `name` of `url`.

@@ -4,41 +4,36 @@ use serde_json::json;
 use smez_platform_sim::tiktok::{CLIENT_KEY, CLIENT_SECRET, OPEN_ID, PROCESSING_SECS};
 use smez_platforms::tiktok::{ChunkPlan, TikTok};
 use smez_platforms::{
-    AuthorizeRequest, Endpoints, ErrorClass, Pkce, PlatformAdapter, PostMetadata, Privacy, PublishHandle,
+    AuthorizeRequest, ErrorClass, Pkce, PlatformAdapter, PlatformError, PostMetadata, Privacy, PublishHandle,
     PublishStatus, TokenSet, VideoFile,
 };
 
-use crate::{Harness, good_vertical_video, param, video};
+use crate::support::{
+    assert_error, assert_published, authorize_and_exchange, connected, good_video_file, open_mp4, posts, put_statuses,
+    requests, requests_to, sim_endpoints, status_after,
+};
+use crate::{Harness, json_answer, param, video};
 
 const REDIRECT: &str = "http://127.0.0.1:9999/oauth/tiktok/callback";
 const SCOPES: [&str; 4] = ["user.info.basic", "video.publish", "video.upload", "video.list"];
 
 fn adapter(h: &Harness) -> TikTok {
-    let base = h.base("tiktok");
-    TikTok::new(Endpoints {
-        client_id: CLIENT_KEY.into(),
-        client_secret: CLIENT_SECRET.into(),
-        auth_base: base.clone(),
-        token_base: base.clone(),
-        api_base: base.clone(),
-        upload_base: base,
-    })
+    TikTok::new(sim_endpoints(h, "tiktok", CLIENT_KEY, CLIENT_SECRET))
+}
+
+/// A request for every scope the tests use, without PKCE.
+fn request(state: &str) -> AuthorizeRequest {
+    AuthorizeRequest {
+        redirect_uri: REDIRECT.into(),
+        state: state.into(),
+        scopes: SCOPES.map(String::from).to_vec(),
+        pkce_challenge: None,
+    }
 }
 
 /// Authorize (with PKCE) and exchange: a connected creator.
 async fn connect(h: &Harness, t: &TikTok) -> TokenSet {
-    let pkce = Pkce::generate();
-    let url = t
-        .authorize_url(&AuthorizeRequest {
-            redirect_uri: REDIRECT.into(),
-            state: "st-1".into(),
-            scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
-            pkce_challenge: Some(pkce.challenge()),
-        })
-        .unwrap();
-    let back = h.authorize(&url).await;
-    let code = param(&back, "code").expect("a code");
-    t.exchange_code(&code, REDIRECT, Some(&pkce.verifier)).await.unwrap()
+    authorize_and_exchange(h, t, request("st-1"), Some(Pkce::generate())).await
 }
 
 fn post(caption: &str, privacy: Privacy) -> PostMetadata {
@@ -50,23 +45,44 @@ fn post(caption: &str, privacy: Privacy) -> PostMetadata {
     }
 }
 
-async fn good() -> VideoFile {
-    VideoFile::open(good_vertical_video().await, "video/mp4").await.unwrap()
+/// Publishes `video`, public, to the simulated creator.
+async fn publish_public(
+    t: &TikTok,
+    token: &str,
+    video: &VideoFile,
+    caption: &str,
+) -> Result<PublishHandle, PlatformError> {
+    t.publish(token, OPEN_ID, video, &post(caption, Privacy::Public)).await
 }
 
-/// Polls until the publish is no longer processing (advancing the clock past processing).
+/// Publishes the good video, public, to the simulated creator.
+async fn publish_good(t: &TikTok, tokens: &TokenSet, caption: &str) -> Result<PublishHandle, PlatformError> {
+    publish_public(t, &tokens.access_token, &good_video_file().await, caption).await
+}
+
+/// The publish's status once processing is over.
 async fn settle(h: &Harness, t: &TikTok, token: &str, handle: &PublishHandle) -> PublishStatus {
-    h.advance(PROCESSING_SECS + 1).await;
-    t.publish_status(token, handle).await.unwrap()
+    status_after(h, t, token, handle, PROCESSING_SECS + 1).await
 }
 
-fn requests_to(records: &serde_json::Value, needle: &str) -> usize {
-    records["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["path"].as_str().unwrap().contains(needle))
-        .count()
+/// Arms a creator_info answer of `status` carrying TikTok's business error `code`.
+async fn creator_info_error(h: &Harness, status: u16, code: &str) {
+    h.fault(
+        "tiktok.creator_info",
+        json!({"kind": "status", "status": status,
+            "body": {"data": {}, "error": {"code": code, "message": "m", "log_id": "l"}}}),
+        1,
+    )
+    .await;
+}
+
+/// Starts a direct-post upload by hand (no adapter): the simulator's JSON answer.
+async fn init_by_hand(h: &Harness, token: &str, body: serde_json::Value) -> serde_json::Value {
+    let init = crate::http()
+        .post(format!("{}/v2/post/publish/video/init/", h.base("tiktok")))
+        .bearer_auth(token)
+        .json(&body);
+    json_answer(init).await
 }
 
 #[tokio::test]
@@ -97,10 +113,8 @@ async fn tiktok_oauth_exchange_profile_and_code_used_once() {
     let pkce = Pkce::generate();
     let url = t
         .authorize_url(&AuthorizeRequest {
-            redirect_uri: REDIRECT.into(),
-            state: "st-9".into(),
-            scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
             pkce_challenge: Some(pkce.challenge()),
+            ..request("st-9")
         })
         .unwrap();
     let back = h.authorize(&url).await;
@@ -111,8 +125,7 @@ async fn tiktok_oauth_exchange_profile_and_code_used_once() {
         .exchange_code(&code, REDIRECT, Some("not-the-verifier"))
         .await
         .unwrap_err();
-    assert_eq!(wrong.class, ErrorClass::Permanent);
-    assert_eq!(wrong.platform_code.as_deref(), Some("invalid_request"));
+    assert_error(&wrong, ErrorClass::Permanent, "invalid_request");
     // Codes work once, even after a failed attempt: authorize again.
     let back = h.authorize(&url).await;
     let code = param(&back, "code").unwrap();
@@ -127,8 +140,7 @@ async fn tiktok_oauth_exchange_profile_and_code_used_once() {
         .exchange_code(&code, REDIRECT, Some(&pkce.verifier))
         .await
         .unwrap_err();
-    assert_eq!(again.platform_code.as_deref(), Some("invalid_grant"));
-    assert_eq!(again.class, ErrorClass::Permanent);
+    assert_error(&again, ErrorClass::Permanent, "invalid_grant");
     // The error never carries the code.
     assert!(!again.to_string().contains(&code));
     let accounts = t.accounts(&tokens.access_token).await.unwrap();
@@ -141,12 +153,7 @@ async fn tiktok_oauth_exchange_profile_and_code_used_once() {
 async fn tiktok_consent_denied_and_unticked_scopes() {
     let h = Harness::start().await;
     let t = adapter(&h);
-    let request = AuthorizeRequest {
-        redirect_uri: REDIRECT.into(),
-        state: "s".into(),
-        scopes: SCOPES.iter().map(|s| s.to_string()).collect(),
-        pkce_challenge: None,
-    };
+    let request = request("s");
     h.consent("tiktok", json!({"deny": true})).await;
     let back = h.authorize(&t.authorize_url(&request).unwrap()).await;
     assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
@@ -162,17 +169,8 @@ async fn tiktok_consent_denied_and_unticked_scopes() {
         .unwrap();
     assert!(!tokens.scopes.contains(&"video.publish".to_owned()));
     // Publishing then needs a reconnect.
-    let e = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &good().await,
-            &post("x", Privacy::Public),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.class, ErrorClass::AuthRevoked);
-    assert_eq!(e.platform_code.as_deref(), Some("scope_not_authorized"));
+    let e = publish_good(&t, &tokens, "x").await.unwrap_err();
+    assert_error(&e, ErrorClass::AuthRevoked, "scope_not_authorized");
 }
 
 #[tokio::test]
@@ -186,8 +184,7 @@ async fn tiktok_refresh_rotates_and_old_refresh_token_is_refused() {
     assert_ne!(new, old);
     assert_ne!(second.access_token, first.access_token);
     let refused = t.refresh(&old).await.unwrap_err();
-    assert_eq!(refused.class, ErrorClass::AuthRevoked);
-    assert_eq!(refused.platform_code.as_deref(), Some("invalid_grant"));
+    assert_error(&refused, ErrorClass::AuthRevoked, "invalid_grant");
     assert!(!refused.to_string().contains(&old));
     // The new one works (and rotates again).
     let third = t.refresh(&new).await.unwrap();
@@ -200,13 +197,10 @@ async fn tiktok_refresh_rotates_and_old_refresh_token_is_refused() {
 
 #[tokio::test]
 async fn tiktok_access_token_expires_after_two_hours_then_refresh_works() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     h.advance(7201).await;
     let e = t.accounts(&tokens.access_token).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::AuthExpired);
-    assert_eq!(e.platform_code.as_deref(), Some("access_token_invalid"));
+    assert_error(&e, ErrorClass::AuthExpired, "access_token_invalid");
     assert!(!e.to_string().contains(&tokens.access_token));
     let fresh = t.refresh(tokens.refresh_token.as_deref().unwrap()).await.unwrap();
     assert!(t.accounts(&fresh.access_token).await.is_ok());
@@ -214,9 +208,7 @@ async fn tiktok_access_token_expires_after_two_hours_then_refresh_works() {
 
 #[tokio::test]
 async fn tiktok_revoke_kills_access_and_refresh() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (_h, t, tokens) = connected(adapter, connect).await;
     t.revoke(&tokens.access_token).await.unwrap();
     let e = t.accounts(&tokens.access_token).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::AuthRevoked);
@@ -233,23 +225,14 @@ async fn tiktok_wrong_client_secret_is_permanent() {
     endpoints.api_base = base;
     let t = TikTok::new(endpoints);
     let e = t.refresh("rft.whatever").await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::Permanent);
-    assert_eq!(e.platform_code.as_deref(), Some("invalid_client"));
+    assert_error(&e, ErrorClass::Permanent, "invalid_client");
 }
 
 #[tokio::test]
 async fn tiktok_publish_end_to_end_with_processing_then_metrics_grow() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
-    let video = good().await;
-    let handle = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &video,
-            &post("hello #smez @friend", Privacy::Public),
-        )
+    let (h, t, tokens) = connected(adapter, connect).await;
+    let video = good_video_file().await;
+    let handle = publish_public(&t, &tokens.access_token, &video, "hello #smez @friend")
         .await
         .unwrap();
     assert!(handle.id.starts_with("v_pub_file~"));
@@ -270,19 +253,12 @@ async fn tiktok_publish_end_to_end_with_processing_then_metrics_grow() {
         format!("https://www.tiktok.com/@sim.creator/video/{post_id}")
     );
     let records = h.records().await;
-    let posts = records["posts"].as_array().unwrap();
+    let posts = posts(&records);
     assert_eq!(posts.len(), 1, "published exactly once");
     assert_eq!(posts[0]["bytes"], video.size());
     assert_eq!(posts[0]["caption"], "hello #smez @friend");
     // One PUT (a small video goes whole), answered 201.
-    let puts: Vec<_> = records["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == "PUT")
-        .collect();
-    assert_eq!(puts.len(), 1);
-    assert_eq!(puts[0]["status"], 201);
+    assert_eq!(put_statuses(&records), [201]);
 
     let first = t
         .metrics(&tokens.access_token, std::slice::from_ref(&post_id))
@@ -300,14 +276,12 @@ async fn tiktok_publish_end_to_end_with_processing_then_metrics_grow() {
 
 #[tokio::test]
 async fn tiktok_private_post_has_no_public_id() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     let handle = t
         .publish(
             &tokens.access_token,
             OPEN_ID,
-            &good().await,
+            &good_video_file().await,
             &post("private", Privacy::Private),
         )
         .await
@@ -345,64 +319,43 @@ async fn two_chunk_video() -> VideoFile {
          -maxrate 30M -bufsize 30M -x264-params nal-hrd=cbr -pix_fmt yuv420p",
     )
     .await;
-    let video = VideoFile::open(path, "video/mp4").await.unwrap();
+    let video = open_mp4(path).await;
     assert!(video.size() >= 20_000_000, "the test video is {} bytes", video.size());
     video
 }
 
 #[tokio::test]
 async fn tiktok_chunked_upload_resumes_after_a_dropped_chunk() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     let video = two_chunk_video().await;
     // The first chunk PUT is cut mid-way once, then re-sent; the second follows.
     h.fault("tiktok.upload", json!({"kind": "drop"}), 1).await;
-    let handle = t
-        .publish(&tokens.access_token, OPEN_ID, &video, &post("chunks", Privacy::Public))
+    let handle = publish_public(&t, &tokens.access_token, &video, "chunks")
         .await
         .unwrap();
     let status = settle(&h, &t, &tokens.access_token, &handle).await;
-    assert!(matches!(status, PublishStatus::Published { .. }), "{status:?}");
+    assert_published(&status);
     let records = h.records().await;
-    let puts: Vec<u64> = records["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == "PUT")
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
+    let puts = put_statuses(&records);
     assert_eq!(puts.len(), 3, "{puts:?}");
     assert_eq!(*puts.last().unwrap(), 201);
     assert!(puts.contains(&206));
-    assert_eq!(records["posts"].as_array().unwrap().len(), 1);
+    assert_eq!(posts(&records).len(), 1);
     assert_eq!(records["posts"][0]["bytes"], video.size());
 }
 
 #[tokio::test]
 async fn tiktok_upload_that_keeps_failing_is_transient() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     h.fault("tiktok.upload", json!({"kind": "drop"}), 10).await;
-    let e = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &good().await,
-            &post("x", Privacy::Public),
-        )
-        .await
-        .unwrap_err();
+    let e = publish_good(&t, &tokens, "x").await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Transient);
     assert!(!e.to_string().contains("upload_token"));
 }
 
 #[tokio::test]
 async fn tiktok_out_of_spec_videos_fail_with_tiktok_reasons() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     let cases = [
         (
             "tiktok-15fps",
@@ -421,14 +374,8 @@ async fn tiktok_out_of_spec_videos_fail_with_tiktok_reasons() {
         ),
     ];
     for (i, (name, args, reason)) in cases.into_iter().enumerate() {
-        let file = VideoFile::open(video(name, args).await, "video/mp4").await.unwrap();
-        let handle = t
-            .publish(
-                &tokens.access_token,
-                OPEN_ID,
-                &file,
-                &post(&format!("bad {i}"), Privacy::Public),
-            )
+        let file = open_mp4(video(name, args).await).await;
+        let handle = publish_public(&t, &tokens.access_token, &file, &format!("bad {i}"))
             .await
             .unwrap();
         let status = settle(&h, &t, &tokens.access_token, &handle).await;
@@ -444,37 +391,30 @@ async fn tiktok_out_of_spec_videos_fail_with_tiktok_reasons() {
     // Bytes that are no video at all.
     let junk = std::env::temp_dir().join(format!("smez-tiktok-junk-{}.mp4", uuid::Uuid::new_v4().simple()));
     std::fs::write(&junk, vec![7u8; 100_000]).unwrap();
-    let file = VideoFile::open(&junk, "video/mp4").await.unwrap();
-    let handle = t
-        .publish(&tokens.access_token, OPEN_ID, &file, &post("junk", Privacy::Public))
-        .await
-        .unwrap();
+    let file = open_mp4(&junk).await;
+    let handle = publish_public(&t, &tokens.access_token, &file, "junk").await.unwrap();
     let status = settle(&h, &t, &tokens.access_token, &handle).await;
     std::fs::remove_file(&junk).unwrap();
     assert!(
         matches!(status, PublishStatus::Failed { ref error, class: ErrorClass::InvalidMedia } if error == "file_format_check_failed")
     );
-    assert!(h.records().await["posts"].as_array().unwrap().is_empty());
+    assert!(posts(&h.records().await).is_empty());
 }
 
 #[tokio::test]
 async fn tiktok_adapter_respects_the_creator_max_duration() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     // 181 s at 1 fps: over the creator's 180 s.
     let long = video(
         "tiktok-181s",
         "-f lavfi -i testsrc=size=360x640:rate=1 -t 181 -c:v libx264 -preset ultrafast -pix_fmt yuv420p",
     )
     .await;
-    let file = VideoFile::open(long, "video/mp4").await.unwrap();
-    let e = t
-        .publish(&tokens.access_token, OPEN_ID, &file, &post("long", Privacy::Public))
+    let file = open_mp4(long).await;
+    let e = publish_public(&t, &tokens.access_token, &file, "long")
         .await
         .unwrap_err();
-    assert_eq!(e.class, ErrorClass::InvalidMedia);
-    assert_eq!(e.platform_code.as_deref(), Some("duration_check_failed"));
+    assert_error(&e, ErrorClass::InvalidMedia, "duration_check_failed");
     assert_eq!(
         requests_to(&h.records().await, "/video/init/"),
         0,
@@ -484,40 +424,20 @@ async fn tiktok_adapter_respects_the_creator_max_duration() {
 
 #[tokio::test]
 async fn tiktok_title_over_2200_utf16_units_is_invalid_metadata() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (_h, t, tokens) = connected(adapter, connect).await;
     // 1101 emoji = 2202 UTF-16 units (but only 1101 chars).
     let caption = "😀".repeat(1101);
-    let e = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &good().await,
-            &post(&caption, Privacy::Public),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.class, ErrorClass::InvalidMetadata);
-    assert_eq!(e.platform_code.as_deref(), Some("invalid_param"));
+    let e = publish_good(&t, &tokens, &caption).await.unwrap_err();
+    assert_error(&e, ErrorClass::InvalidMetadata, "invalid_param");
     assert_eq!(e.field.as_deref(), Some("title"));
     // 1100 emoji = 2200 units: accepted.
     let ok = "😀".repeat(1100);
-    t.publish(
-        &tokens.access_token,
-        OPEN_ID,
-        &good().await,
-        &post(&ok, Privacy::Public),
-    )
-    .await
-    .unwrap();
+    publish_good(&t, &tokens, &ok).await.unwrap();
 }
 
 #[tokio::test]
 async fn tiktok_privacy_not_offered_is_invalid_metadata() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     // The simulated creator is a public account: no FOLLOWER_OF_CREATOR, so followers-only maps to mutual friends.
     h.fault(
         "tiktok.creator_info",
@@ -527,15 +447,7 @@ async fn tiktok_privacy_not_offered_is_invalid_metadata() {
         1,
     )
     .await;
-    let e = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &good().await,
-            &post("x", Privacy::Public),
-        )
-        .await
-        .unwrap_err();
+    let e = publish_good(&t, &tokens, "x").await.unwrap_err();
     assert_eq!(e.class, ErrorClass::InvalidMetadata);
     assert_eq!(e.field.as_deref(), Some("privacy_level"));
     assert_eq!(requests_to(&h.records().await, "/video/init/"), 0);
@@ -543,71 +455,44 @@ async fn tiktok_privacy_not_offered_is_invalid_metadata() {
 
 #[tokio::test]
 async fn tiktok_init_rate_limit_is_six_per_minute() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
-    let video = good().await;
+    let (h, t, tokens) = connected(adapter, connect).await;
+    let video = good_video_file().await;
     for i in 0..6 {
-        t.publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &video,
-            &post(&format!("n{i}"), Privacy::Public),
-        )
-        .await
-        .unwrap();
+        publish_public(&t, &tokens.access_token, &video, &format!("n{i}"))
+            .await
+            .unwrap();
     }
-    let e = t
-        .publish(&tokens.access_token, OPEN_ID, &video, &post("n6", Privacy::Public))
+    let e = publish_public(&t, &tokens.access_token, &video, "n6")
         .await
         .unwrap_err();
-    assert_eq!(e.class, ErrorClass::RateLimited);
-    assert_eq!(e.platform_code.as_deref(), Some("rate_limit_exceeded"));
+    assert_error(&e, ErrorClass::RateLimited, "rate_limit_exceeded");
     let after = e.retry_after.unwrap().as_secs();
     assert!((1..=60).contains(&after), "{after}");
     h.advance(after as i64 + 1).await;
-    t.publish(&tokens.access_token, OPEN_ID, &video, &post("n7", Privacy::Public))
-        .await
-        .unwrap();
+    publish_public(&t, &tokens.access_token, &video, "n7").await.unwrap();
 }
 
 #[tokio::test]
 async fn tiktok_daily_cap_is_quota_exhausted_with_http_200() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
-    let video = good().await;
+    let (h, t, tokens) = connected(adapter, connect).await;
+    let video = good_video_file().await;
     for i in 0..smez_platform_sim::tiktok::DAILY_POST_CAP {
         if i > 0 && i % 6 == 0 {
             h.advance(61).await;
         }
-        t.publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &video,
-            &post(&format!("p{i}"), Privacy::Public),
-        )
-        .await
-        .unwrap();
+        publish_public(&t, &tokens.access_token, &video, &format!("p{i}"))
+            .await
+            .unwrap();
     }
     h.advance(61).await;
-    let e = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &video,
-            &post("one too many", Privacy::Public),
-        )
+    let e = publish_public(&t, &tokens.access_token, &video, "one too many")
         .await
         .unwrap_err();
-    assert_eq!(e.class, ErrorClass::QuotaExhausted);
-    assert_eq!(e.platform_code.as_deref(), Some("spam_risk_too_many_posts"));
+    assert_error(&e, ErrorClass::QuotaExhausted, "spam_risk_too_many_posts");
     assert!(e.reset_at.unwrap() > chrono::Utc::now());
     // It came with HTTP 200, as TikTok does.
     let records = h.records().await;
-    let last = records["requests"]
-        .as_array()
-        .unwrap()
+    let last = requests(&records)
         .iter()
         .rev()
         .find(|r| r["path"].as_str().unwrap().ends_with("/creator_info/query/"))
@@ -617,31 +502,16 @@ async fn tiktok_daily_cap_is_quota_exhausted_with_http_200() {
     // A day later the cap has rolled over.
     h.advance(86_400).await;
     let fresh = t.refresh(tokens.refresh_token.as_deref().unwrap()).await.unwrap();
-    t.publish(&fresh.access_token, OPEN_ID, &video, &post("next day", Privacy::Public))
+    publish_public(&t, &fresh.access_token, &video, "next day")
         .await
         .unwrap();
 }
 
 #[tokio::test]
 async fn tiktok_server_errors_and_dropped_connections_are_transient() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
-    h.fault(
-        "tiktok.creator_info",
-        json!({"kind": "status", "status": 500, "body": {"data": {}, "error": {"code": "internal_error", "message": "", "log_id": "l"}}}),
-        1,
-    )
-    .await;
-    let e = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &good().await,
-            &post("x", Privacy::Public),
-        )
-        .await
-        .unwrap_err();
+    let (h, t, tokens) = connected(adapter, connect).await;
+    creator_info_error(&h, 500, "internal_error").await;
+    let e = publish_good(&t, &tokens, "x").await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Transient);
     h.fault(
         "tiktok.status",
@@ -661,32 +531,24 @@ async fn tiktok_server_errors_and_dropped_connections_are_transient() {
     assert!(!e.to_string().contains(&tokens.access_token));
     // Unknown publish ids are permanent.
     let e = t.publish_status(&tokens.access_token, &handle).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::Permanent);
-    assert_eq!(e.platform_code.as_deref(), Some("invalid_publish_id"));
+    assert_error(&e, ErrorClass::Permanent, "invalid_publish_id");
 }
 
 #[tokio::test]
 async fn tiktok_upload_url_expires_after_an_hour() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, _t, tokens) = connected(adapter, connect).await;
     // Init by hand, let the hour pass, then PUT.
-    let http = crate::http();
-    let init: serde_json::Value = http
-        .post(format!("{}/v2/post/publish/video/init/", h.base("tiktok")))
-        .bearer_auth(&tokens.access_token)
-        .json(&json!({"post_info": {"privacy_level": "SELF_ONLY", "title": "t"},
-            "source_info": {"source": "FILE_UPLOAD", "video_size": 10, "chunk_size": 10, "total_chunk_count": 1}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let init = init_by_hand(
+        &h,
+        &tokens.access_token,
+        json!({"post_info": {"privacy_level": "SELF_ONLY", "title": "t"},
+            "source_info": {"source": "FILE_UPLOAD", "video_size": 10, "chunk_size": 10, "total_chunk_count": 1}}),
+    )
+    .await;
     assert_eq!(init["error"]["code"], "ok");
     let upload_url = init["data"]["upload_url"].as_str().unwrap();
     h.advance(3601).await;
-    let put = http
+    let put = crate::http()
         .put(upload_url)
         .header("content-type", "video/mp4")
         .header("content-range", "bytes 0-9/10")
@@ -696,17 +558,13 @@ async fn tiktok_upload_url_expires_after_an_hour() {
         .unwrap();
     assert_eq!(put.status().as_u16(), 403);
     // A plan that breaks the chunk rules is refused with invalid_param.
-    let bad: serde_json::Value = http
-        .post(format!("{}/v2/post/publish/video/init/", h.base("tiktok")))
-        .bearer_auth(&tokens.access_token)
-        .json(&json!({"post_info": {"privacy_level": "SELF_ONLY"},
-            "source_info": {"source": "FILE_UPLOAD", "video_size": 50_000_123u64, "chunk_size": 1_000_000, "total_chunk_count": 50}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bad = init_by_hand(
+        &h,
+        &tokens.access_token,
+        json!({"post_info": {"privacy_level": "SELF_ONLY"},
+            "source_info": {"source": "FILE_UPLOAD", "video_size": 50_000_123u64, "chunk_size": 1_000_000, "total_chunk_count": 50}}),
+    )
+    .await;
     assert_eq!(bad["error"]["code"], "invalid_param");
 }
 
@@ -714,17 +572,15 @@ async fn tiktok_upload_url_expires_after_an_hour() {
 async fn tiktok_comments_are_not_offered_and_no_request_is_made() {
     let h = Harness::start().await;
     let t = adapter(&h);
-    let before = h.records().await["requests"].as_array().unwrap().len();
+    let before = requests(&h.records().await).len();
     let e = t.comments("act.any", "7300000000000000001", None).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Permanent);
-    assert_eq!(h.records().await["requests"].as_array().unwrap().len(), before);
+    assert_eq!(requests(&h.records().await).len(), before);
 }
 
 #[tokio::test]
 async fn tiktok_sim_checks_duration_from_the_bytes() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     // A WebM (the adapter cannot read its duration, so the platform decides): 181 s at 1 fps.
     let long = video(
         "tiktok-181s-webm",
@@ -732,10 +588,7 @@ async fn tiktok_sim_checks_duration_from_the_bytes() {
     )
     .await;
     let file = VideoFile::open(long, "video/webm").await.unwrap();
-    let handle = t
-        .publish(&tokens.access_token, OPEN_ID, &file, &post("long", Privacy::Public))
-        .await
-        .unwrap();
+    let handle = publish_public(&t, &tokens.access_token, &file, "long").await.unwrap();
     let status = settle(&h, &t, &tokens.access_token, &handle).await;
     assert_eq!(
         status,
@@ -748,22 +601,16 @@ async fn tiktok_sim_checks_duration_from_the_bytes() {
 
 #[tokio::test]
 async fn tiktok_sim_upload_protocol_206_201_416_and_temp_file_removed() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     let http = crate::http();
     let total = 12_000_000u64;
-    let init: serde_json::Value = http
-        .post(format!("{}/v2/post/publish/video/init/", h.base("tiktok")))
-        .bearer_auth(&tokens.access_token)
-        .json(&json!({"post_info": {"privacy_level": "SELF_ONLY", "title": "t"},
-            "source_info": {"source": "FILE_UPLOAD", "video_size": total, "chunk_size": 5_000_000, "total_chunk_count": 2}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let init = init_by_hand(
+        &h,
+        &tokens.access_token,
+        json!({"post_info": {"privacy_level": "SELF_ONLY", "title": "t"},
+            "source_info": {"source": "FILE_UPLOAD", "video_size": total, "chunk_size": 5_000_000, "total_chunk_count": 2}}),
+    )
+    .await;
     let upload_url = url::Url::parse(init["data"]["upload_url"].as_str().unwrap()).unwrap();
     let upload_id = upload_url.path().rsplit('/').next().unwrap().to_owned();
     let temp = std::env::temp_dir().join(format!("smez-sim-tiktok-{upload_id}.upload"));
@@ -799,18 +646,8 @@ async fn tiktok_sim_upload_protocol_206_201_416_and_temp_file_removed() {
 
 #[tokio::test]
 async fn tiktok_status_fetch_rate_limit_is_thirty_per_minute() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
-    let handle = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &good().await,
-            &post("poll", Privacy::Public),
-        )
-        .await
-        .unwrap();
+    let (_h, t, tokens) = connected(adapter, connect).await;
+    let handle = publish_good(&t, &tokens, "poll").await.unwrap();
     for _ in 0..30 {
         t.publish_status(&tokens.access_token, &handle).await.unwrap();
     }
@@ -821,9 +658,7 @@ async fn tiktok_status_fetch_rate_limit_is_thirty_per_minute() {
 
 #[tokio::test]
 async fn tiktok_business_error_codes_map_to_classes() {
-    let h = Harness::start().await;
-    let t = adapter(&h);
-    let tokens = connect(&h, &t).await;
+    let (h, t, tokens) = connected(adapter, connect).await;
     let cases = [
         (200, "spam_risk_user_banned_from_posting", ErrorClass::Permanent),
         (200, "reached_active_user_cap", ErrorClass::QuotaExhausted),
@@ -837,24 +672,9 @@ async fn tiktok_business_error_codes_map_to_classes() {
         (500, "internal_error", ErrorClass::Transient),
     ];
     for (status, code, class) in cases {
-        h.fault(
-            "tiktok.creator_info",
-            json!({"kind": "status", "status": status,
-                "body": {"data": {}, "error": {"code": code, "message": "m", "log_id": "l"}}}),
-            1,
-        )
-        .await;
-        let e = t
-            .publish(
-                &tokens.access_token,
-                OPEN_ID,
-                &good().await,
-                &post("x", Privacy::Public),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(e.class, class, "{code}");
-        assert_eq!(e.platform_code.as_deref(), Some(code));
+        creator_info_error(&h, status, code).await;
+        let e = publish_good(&t, &tokens, "x").await.unwrap_err();
+        assert_error(&e, class, code);
     }
     // An init refused for its metadata names the field.
     h.fault(
@@ -864,16 +684,8 @@ async fn tiktok_business_error_codes_map_to_classes() {
         1,
     )
     .await;
-    let e = t
-        .publish(
-            &tokens.access_token,
-            OPEN_ID,
-            &good().await,
-            &post("x", Privacy::Public),
-        )
-        .await
-        .unwrap_err();
+    let e = publish_good(&t, &tokens, "x").await.unwrap_err();
     assert_eq!(e.class, ErrorClass::InvalidMetadata);
     assert_eq!(e.field.as_deref(), Some("video_cover_timestamp_ms"));
-    assert_eq!(h.records().await["posts"].as_array().unwrap().len(), 0);
+    assert_eq!(posts(&h.records().await).len(), 0);
 }

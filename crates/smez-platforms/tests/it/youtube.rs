@@ -5,28 +5,27 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use smez_platforms::youtube::YouTube;
 use smez_platforms::{
-    AuthorizeRequest, Endpoints, ErrorClass, PlatformAdapter, PlatformError, PostMetadata, Privacy, PublishHandle,
-    PublishStatus, TokenSet, VideoFile,
+    AuthorizeRequest, ErrorClass, Pkce, PlatformAdapter, PlatformError, PostMetadata, Privacy, PublishHandle,
+    PublishStatus, TokenSet,
 };
 
-use crate::{Harness, good_vertical_video, param, video};
+use crate::support::{
+    assert_error, assert_published, authorize_and_exchange, connected, good_video_file, open_mp4, posts, put_statuses,
+    requests, sim_endpoints, status_after,
+};
+use crate::{Harness, json_answer, param, video};
 
 const REDIRECT: &str = "http://127.0.0.1:9/oauth/youtube/callback";
 const UPLOAD: &str = "https://www.googleapis.com/auth/youtube.upload";
 const READONLY: &str = "https://www.googleapis.com/auth/youtube.readonly";
 
+/// Seconds the simulator takes to process an upload, plus one.
+const PROCESSED_SECS: i64 = 31;
+
 fn adapter(h: &Harness) -> YouTube {
-    let base = h.base("youtube");
-    YouTube::new(Endpoints {
-        client_id: "sim-client".into(),
-        client_secret: "sim-secret".into(),
-        auth_base: base.clone(),
-        token_base: base.clone(),
-        api_base: base.clone(),
-        upload_base: base,
-    })
-    .with_chunk_size(256 * 1024)
-    .with_resume_backoff(Duration::from_millis(1))
+    YouTube::new(sim_endpoints(h, "youtube", "sim-client", "sim-secret"))
+        .with_chunk_size(256 * 1024)
+        .with_resume_backoff(Duration::from_millis(1))
 }
 
 fn request(challenge: Option<String>) -> AuthorizeRequest {
@@ -40,12 +39,7 @@ fn request(challenge: Option<String>) -> AuthorizeRequest {
 
 /// Authorize (consenting) and exchange the code.
 async fn connect(h: &Harness, yt: &YouTube) -> TokenSet {
-    let pkce = smez_platforms::Pkce::generate();
-    let url = yt.authorize_url(&request(Some(pkce.challenge()))).unwrap();
-    let back = h.authorize(&url).await;
-    assert_eq!(param(&back, "state").as_deref(), Some("state-123"));
-    let code = param(&back, "code").expect("a code");
-    yt.exchange_code(&code, REDIRECT, Some(&pkce.verifier)).await.unwrap()
+    authorize_and_exchange(h, yt, request(None), Some(Pkce::generate())).await
 }
 
 fn post(title: &str) -> PostMetadata {
@@ -57,22 +51,39 @@ fn post(title: &str) -> PostMetadata {
     }
 }
 
-async fn good_video() -> VideoFile {
-    VideoFile::open(good_vertical_video().await, "video/mp4").await.unwrap()
-}
-
 async fn publish(yt: &YouTube, token: &TokenSet, post: &PostMetadata) -> Result<PublishHandle, PlatformError> {
-    yt.publish(&token.access_token, "UCchannel", &good_video().await, post)
+    yt.publish(&token.access_token, "UCchannel", &good_video_file().await, post)
         .await
 }
 
 async fn sim_video(h: &Harness, id: &str) -> Value {
-    reqwest::get(format!("{}/_sim/videos/{id}", h.base("youtube")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_answer(crate::http().get(format!("{}/_sim/videos/{id}", h.base("youtube")))).await
+}
+
+/// A 2 s 640×360 video: fine as a YouTube video, but no Short.
+async fn landscape_video() -> std::path::PathBuf {
+    video(
+        "yt-landscape",
+        "-f lavfi -i testsrc=size=640x360:rate=30 -t 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p",
+    )
+    .await
+}
+
+/// Opens a resumable upload session by hand (no adapter), for `length` bytes.
+fn start_resumable(
+    http: &reqwest::Client,
+    h: &Harness,
+    token: &TokenSet,
+    length: u64,
+    metadata: &Value,
+) -> reqwest::RequestBuilder {
+    http.post(format!(
+        "{}/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status",
+        h.base("youtube")
+    ))
+    .bearer_auth(&token.access_token)
+    .header("X-Upload-Content-Length", length.to_string())
+    .json(metadata)
 }
 
 fn google_error(code: u16, reason: &str) -> Value {
@@ -130,7 +141,7 @@ async fn youtube_oauth_authorize_exchange_and_profile() {
 async fn youtube_code_is_single_use_and_checks_the_pkce_verifier() {
     let h = Harness::start().await;
     let yt = adapter(&h);
-    let pkce = smez_platforms::Pkce::generate();
+    let pkce = Pkce::generate();
     let back = h
         .authorize(&yt.authorize_url(&request(Some(pkce.challenge()))).unwrap())
         .await;
@@ -144,27 +155,17 @@ async fn youtube_code_is_single_use_and_checks_the_pkce_verifier() {
         .exchange_code(&code, REDIRECT, Some(&pkce.verifier))
         .await
         .unwrap_err();
-    assert_eq!(again.class, ErrorClass::AuthRevoked);
-    assert_eq!(again.platform_code.as_deref(), Some("invalid_grant"));
+    assert_error(&again, ErrorClass::AuthRevoked, "invalid_grant");
 }
 
 #[tokio::test]
 async fn youtube_bad_client_secret_is_permanent() {
     let h = Harness::start().await;
-    let base = h.base("youtube");
-    let yt = YouTube::new(Endpoints {
-        client_id: "sim-client".into(),
-        client_secret: "wrong".into(),
-        auth_base: base.clone(),
-        token_base: base.clone(),
-        api_base: base.clone(),
-        upload_base: base,
-    });
+    let yt = YouTube::new(sim_endpoints(&h, "youtube", "sim-client", "wrong"));
     let back = h.authorize(&yt.authorize_url(&request(None)).unwrap()).await;
     let code = param(&back, "code").unwrap();
     let error = yt.exchange_code(&code, REDIRECT, None).await.unwrap_err();
-    assert_eq!(error.class, ErrorClass::Permanent);
-    assert_eq!(error.platform_code.as_deref(), Some("invalid_client"));
+    assert_error(&error, ErrorClass::Permanent, "invalid_client");
 }
 
 #[tokio::test]
@@ -182,8 +183,7 @@ async fn youtube_consent_denied_and_unticked_scopes() {
     let tokens = connect(&h, &yt).await;
     assert_eq!(tokens.scopes, vec![READONLY.to_owned()]);
     let error = publish(&yt, &tokens, &post("No scope")).await.unwrap_err();
-    assert_eq!(error.class, ErrorClass::Permanent);
-    assert_eq!(error.platform_code.as_deref(), Some("insufficientPermissions"));
+    assert_error(&error, ErrorClass::Permanent, "insufficientPermissions");
     assert_no_secret(&error, &tokens);
 }
 
@@ -202,9 +202,7 @@ async fn youtube_several_channels() {
 
 #[tokio::test]
 async fn youtube_refresh_keeps_the_refresh_token() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (_h, yt, tokens) = connected(adapter, connect).await;
     let refresh = tokens.refresh_token.clone().unwrap();
     let first = yt.refresh(&refresh).await.unwrap();
     assert!(first.refresh_token.is_none(), "Google does not rotate refresh tokens");
@@ -217,13 +215,10 @@ async fn youtube_refresh_keeps_the_refresh_token() {
 
 #[tokio::test]
 async fn youtube_access_token_expires_then_refresh_recovers() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     h.advance(3600).await;
     let error = yt.accounts(&tokens.access_token).await.unwrap_err();
-    assert_eq!(error.class, ErrorClass::AuthExpired);
-    assert_eq!(error.platform_code.as_deref(), Some("authError"));
+    assert_error(&error, ErrorClass::AuthExpired, "authError");
     assert_no_secret(&error, &tokens);
     let fresh = yt.refresh(tokens.refresh_token.as_deref().unwrap()).await.unwrap();
     yt.accounts(&fresh.access_token).await.unwrap();
@@ -231,24 +226,19 @@ async fn youtube_access_token_expires_then_refresh_recovers() {
 
 #[tokio::test]
 async fn youtube_testing_refresh_token_expires_after_7_days() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     let refresh = tokens.refresh_token.clone().unwrap();
     h.advance(6 * 86_400).await;
     yt.refresh(&refresh).await.unwrap();
     h.advance(86_400 + 1).await;
     let error = yt.refresh(&refresh).await.unwrap_err();
-    assert_eq!(error.class, ErrorClass::AuthRevoked);
-    assert_eq!(error.platform_code.as_deref(), Some("invalid_grant"));
+    assert_error(&error, ErrorClass::AuthRevoked, "invalid_grant");
     assert_no_secret(&error, &tokens);
 }
 
 #[tokio::test]
 async fn youtube_revoke_ends_the_grant() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (_h, yt, tokens) = connected(adapter, connect).await;
     let refresh = tokens.refresh_token.clone().unwrap();
     yt.revoke(&refresh).await.unwrap();
     let error = yt.accounts(&tokens.access_token).await.unwrap_err();
@@ -261,10 +251,8 @@ async fn youtube_revoke_ends_the_grant() {
 
 #[tokio::test]
 async fn youtube_publish_processing_then_live() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
-    let file = good_video().await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
+    let file = good_video_file().await;
     assert!(file.size() > 256 * 1024, "the test video spans several chunks");
     let handle = yt
         .publish(&tokens.access_token, "UCx", &file, &post("Hello Shorts"))
@@ -274,8 +262,7 @@ async fn youtube_publish_processing_then_live() {
 
     let status = yt.publish_status(&tokens.access_token, &handle).await.unwrap();
     assert!(matches!(status, PublishStatus::Processing { .. }), "{status:?}");
-    h.advance(31).await;
-    let status = yt.publish_status(&tokens.access_token, &handle).await.unwrap();
+    let status = status_after(&h, &yt, &tokens.access_token, &handle, PROCESSED_SECS).await;
     assert_eq!(
         status,
         PublishStatus::Published {
@@ -291,22 +278,11 @@ async fn youtube_publish_processing_then_live() {
     assert_eq!(record["metadata"]["snippet"]["tags"], json!(["smez", "test"]));
 
     let records = h.records().await;
-    let posts: Vec<&Value> = records["posts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["platform"] == "youtube")
-        .collect();
+    let posts: Vec<&Value> = posts(&records).iter().filter(|p| p["platform"] == "youtube").collect();
     assert_eq!(posts.len(), 1, "published exactly once");
     assert_eq!(posts[0]["post_id"], handle.id.as_str());
     // Chunked: 308s until the last chunk.
-    let puts: Vec<u64> = records["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == "PUT")
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
+    let puts = put_statuses(&records);
     assert!(puts.len() > 1);
     assert!(puts[..puts.len() - 1].iter().all(|s| *s == 308));
     assert_eq!(*puts.last().unwrap(), 201);
@@ -314,39 +290,25 @@ async fn youtube_publish_processing_then_live() {
 
 #[tokio::test]
 async fn youtube_upload_resumes_after_a_dropped_connection() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     h.fault("youtube.upload", json!({"kind": "drop"}), 1).await;
-    let file = good_video().await;
+    let file = good_video_file().await;
     let handle = yt
         .publish(&tokens.access_token, "UCx", &file, &post("Resumed"))
         .await
         .unwrap();
-    h.advance(31).await;
-    let status = yt.publish_status(&tokens.access_token, &handle).await.unwrap();
-    assert!(matches!(status, PublishStatus::Published { .. }), "{status:?}");
+    let status = status_after(&h, &yt, &tokens.access_token, &handle, PROCESSED_SECS).await;
+    assert_published(&status);
     let record = sim_video(&h, &handle.id).await;
     assert_eq!(record["bytes"], file.size());
     assert_eq!(record["upload_status"], "processed");
     // The chunk was cut (the sim answered 200 then broke the body), then the
     // session was queried (`bytes */total` → 308) and the upload resumed.
     let records = h.records().await;
-    let statuses: Vec<u64> = records["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == "PUT")
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
+    let statuses = put_statuses(&records);
     assert_eq!(statuses[..2], [200, 308], "{statuses:?}");
     assert_eq!(*statuses.last().unwrap(), 201);
-    let puts = records["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == "PUT")
-        .count() as u64;
+    let puts = statuses.len() as u64;
     assert!(
         puts > file.size().div_ceil(256 * 1024),
         "a status query and a resent chunk"
@@ -355,26 +317,20 @@ async fn youtube_upload_resumes_after_a_dropped_connection() {
 
 #[tokio::test]
 async fn youtube_upload_resumes_after_a_5xx() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     h.fault("youtube.upload", google_error(503, "backendError"), 2).await;
     let handle = publish(&yt, &tokens, &post("After 503")).await.unwrap();
-    assert_eq!(sim_video(&h, &handle.id).await["bytes"], good_video().await.size());
+    assert_eq!(sim_video(&h, &handle.id).await["bytes"], good_video_file().await.size());
 }
 
 #[tokio::test]
 async fn youtube_expired_upload_session_starts_over_once() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     h.fault("youtube.upload", google_error(404, "notFound"), 1).await;
     let handle = publish(&yt, &tokens, &post("New session")).await.unwrap();
-    assert_eq!(sim_video(&h, &handle.id).await["bytes"], good_video().await.size());
+    assert_eq!(sim_video(&h, &handle.id).await["bytes"], good_video_file().await.size());
     let records = h.records().await;
-    let inserts = records["requests"]
-        .as_array()
-        .unwrap()
+    let inserts = requests(&records)
         .iter()
         .filter(|r| r["method"] == "POST" && r["path"] == "/youtube/upload/youtube/v3/videos")
         .count();
@@ -383,32 +339,22 @@ async fn youtube_expired_upload_session_starts_over_once() {
     // Twice in a row: the publish fails, transient.
     h.fault("youtube.upload", google_error(404, "notFound"), 2).await;
     let error = publish(&yt, &tokens, &post("Gone twice")).await.unwrap_err();
-    assert_eq!(error.class, ErrorClass::Transient);
-    assert_eq!(error.platform_code.as_deref(), Some("uploadSessionExpired"));
+    assert_error(&error, ErrorClass::Transient, "uploadSessionExpired");
 }
 
 #[tokio::test]
 async fn youtube_non_short_is_refused_before_uploading() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
-    let landscape = video(
-        "yt-landscape",
-        "-f lavfi -i testsrc=size=640x360:rate=30 -t 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p",
-    )
-    .await;
-    let file = VideoFile::open(&landscape, "video/mp4").await.unwrap();
+    let (h, yt, tokens) = connected(adapter, connect).await;
+    let landscape = landscape_video().await;
+    let file = open_mp4(&landscape).await;
     let error = yt
         .publish(&tokens.access_token, "UCx", &file, &post("Wide"))
         .await
         .unwrap_err();
-    assert_eq!(error.class, ErrorClass::InvalidMedia);
-    assert_eq!(error.platform_code.as_deref(), Some("notShort"));
+    assert_error(&error, ErrorClass::InvalidMedia, "notShort");
     let records = h.records().await;
     assert!(
-        !records["requests"]
-            .as_array()
-            .unwrap()
+        !requests(&records)
             .iter()
             .any(|r| r["path"].as_str().unwrap().starts_with("/youtube/upload")),
         "nothing was uploaded"
@@ -417,28 +363,16 @@ async fn youtube_non_short_is_refused_before_uploading() {
 
 #[tokio::test]
 async fn youtube_sim_accepts_landscape_as_a_normal_video() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
-    let landscape = video(
-        "yt-landscape",
-        "-f lavfi -i testsrc=size=640x360:rate=30 -t 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p",
-    )
-    .await;
+    let (h, _yt, tokens) = connected(adapter, connect).await;
+    let landscape = landscape_video().await;
     let bytes = std::fs::read(&landscape).unwrap();
     let http = crate::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let start = http
-        .post(format!(
-            "{}/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status",
-            h.base("youtube")
-        ))
-        .bearer_auth(&tokens.access_token)
-        .header("X-Upload-Content-Length", bytes.len().to_string())
+    let metadata = json!({"snippet": {"title": "Landscape"}, "status": {"privacyStatus": "public"}});
+    let start = start_resumable(&http, &h, &tokens, bytes.len() as u64, &metadata)
         .header("X-Upload-Content-Type", "video/mp4")
-        .json(&json!({"snippet": {"title": "Landscape"}, "status": {"privacyStatus": "public"}}))
         .send()
         .await
         .unwrap();
@@ -454,26 +388,17 @@ async fn youtube_sim_accepts_landscape_as_a_normal_video() {
 /// The sim's side of the resumable protocol, spoken raw: chunk rules, gaps, status queries, expiry.
 #[tokio::test]
 async fn youtube_sim_resumable_protocol_rules() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, _yt, tokens) = connected(adapter, connect).await;
     let http = crate::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     let total = 600 * 1024u64;
-    let start = |http: &reqwest::Client| {
-        http.post(format!(
-            "{}/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status",
-            h.base("youtube")
-        ))
-        .bearer_auth(&tokens.access_token)
-        .header("X-Upload-Content-Length", total.to_string())
+    let response = start_resumable(&http, &h, &tokens, total, &json!({"snippet": {"title": "Raw"}}))
         .header("X-Upload-Content-Type", "application/octet-stream")
-        .json(&json!({"snippet": {"title": "Raw"}}))
         .send()
-    };
-    let response = start(&http).await.unwrap();
+        .await
+        .unwrap();
     let session = response.headers()["location"].to_str().unwrap().to_owned();
     let put = |range: String, body: Vec<u8>| http.put(&session).header("Content-Range", range).body(body).send();
     // Nothing received yet: 308 without Range.
@@ -501,19 +426,16 @@ async fn youtube_sim_resumable_protocol_rules() {
 
 #[tokio::test]
 async fn youtube_undecodable_bytes_fail_processing() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     let path = std::env::temp_dir().join(format!("smez-yt-garbage-{}.mp4", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, vec![0x5au8; 300 * 1024]).unwrap();
-    let file = VideoFile::open(&path, "video/mp4").await.unwrap();
+    let file = open_mp4(&path).await;
     let handle = yt
         .publish(&tokens.access_token, "UCx", &file, &post("Garbage"))
         .await
         .unwrap();
     std::fs::remove_file(&path).unwrap();
-    h.advance(31).await;
-    match yt.publish_status(&tokens.access_token, &handle).await.unwrap() {
+    match status_after(&h, &yt, &tokens.access_token, &handle, PROCESSED_SECS).await {
         PublishStatus::Failed { error, class } => {
             assert_eq!(class, ErrorClass::InvalidMedia);
             assert!(error.contains("invalidFile"), "{error}");
@@ -521,20 +443,12 @@ async fn youtube_undecodable_bytes_fail_processing() {
         other => panic!("expected a failure, got {other:?}"),
     }
     let records = h.records().await;
-    assert!(
-        !records["posts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["platform"] == "youtube")
-    );
+    assert!(!posts(&records).iter().any(|p| p["platform"] == "youtube"));
 }
 
 #[tokio::test]
 async fn youtube_invalid_metadata_names_the_field() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (_h, yt, tokens) = connected(adapter, connect).await;
     let cases = [
         (post(&"t".repeat(101)), "invalidTitle", "snippet.title"),
         (post("a <b> title"), "invalidTitle", "snippet.title"),
@@ -568,27 +482,17 @@ async fn youtube_invalid_metadata_names_the_field() {
 
 #[tokio::test]
 async fn youtube_upload_quota_exhausted_until_midnight_pacific() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     let http = crate::http();
     for _ in 0..100 {
-        let r = http
-            .post(format!(
-                "{}/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status",
-                h.base("youtube")
-            ))
-            .bearer_auth(&tokens.access_token)
-            .header("X-Upload-Content-Length", "1000")
-            .json(&json!({"snippet": {"title": "Filler"}}))
+        let r = start_resumable(&http, &h, &tokens, 1000, &json!({"snippet": {"title": "Filler"}}))
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
     }
     let error = publish(&yt, &tokens, &post("One too many")).await.unwrap_err();
-    assert_eq!(error.class, ErrorClass::QuotaExhausted);
-    assert_eq!(error.platform_code.as_deref(), Some("quotaExceeded"));
+    assert_error(&error, ErrorClass::QuotaExhausted, "quotaExceeded");
     assert_no_secret(&error, &tokens);
     let reset = error.reset_at.expect("a reset time");
     let now = chrono::Utc::now();
@@ -608,17 +512,14 @@ async fn youtube_upload_quota_exhausted_until_midnight_pacific() {
 
 #[tokio::test]
 async fn youtube_rate_limits_are_classified_with_retry_after() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     h.fault("youtube.channels", google_error(403, "rateLimitExceeded"), 1)
         .await;
     h.fault("youtube.channels", google_error(429, "userRateLimitExceeded"), 1)
         .await;
     for reason in ["rateLimitExceeded", "userRateLimitExceeded"] {
         let error = yt.accounts(&tokens.access_token).await.unwrap_err();
-        assert_eq!(error.class, ErrorClass::RateLimited);
-        assert_eq!(error.platform_code.as_deref(), Some(reason));
+        assert_error(&error, ErrorClass::RateLimited, reason);
         assert_eq!(error.retry_after, Some(Duration::from_secs(60)));
     }
     yt.accounts(&tokens.access_token).await.unwrap();
@@ -626,13 +527,10 @@ async fn youtube_rate_limits_are_classified_with_retry_after() {
 
 #[tokio::test]
 async fn youtube_transient_and_permanent_failures() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     h.fault("youtube.channels", google_error(503, "backendError"), 1).await;
     let error = yt.accounts(&tokens.access_token).await.unwrap_err();
-    assert_eq!(error.class, ErrorClass::Transient);
-    assert_eq!(error.platform_code.as_deref(), Some("backendError"));
+    assert_error(&error, ErrorClass::Transient, "backendError");
 
     h.fault("youtube.videos", json!({"kind": "drop"}), 1).await;
     let error = yt.metrics(&tokens.access_token, &["abc".into()]).await.unwrap_err();
@@ -644,22 +542,18 @@ async fn youtube_transient_and_permanent_failures() {
 
     h.fault("youtube.insert", google_error(403, "forbidden"), 1).await;
     let error = publish(&yt, &tokens, &post("Forbidden")).await.unwrap_err();
-    assert_eq!(error.class, ErrorClass::Permanent);
-    assert_eq!(error.platform_code.as_deref(), Some("forbidden"));
+    assert_error(&error, ErrorClass::Permanent, "forbidden");
 
     let error = yt
         .comments(&tokens.access_token, "nosuchvideo", None)
         .await
         .unwrap_err();
-    assert_eq!(error.class, ErrorClass::Permanent);
-    assert_eq!(error.platform_code.as_deref(), Some("videoNotFound"));
+    assert_error(&error, ErrorClass::Permanent, "videoNotFound");
 }
 
 #[tokio::test]
 async fn youtube_metrics_grow_with_time() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     let handle = publish(&yt, &tokens, &post("Counting")).await.unwrap();
     let before = yt
         .metrics(&tokens.access_token, std::slice::from_ref(&handle.id))
@@ -687,9 +581,7 @@ async fn youtube_metrics_grow_with_time() {
 
 #[tokio::test]
 async fn youtube_comments_with_replies_paginated() {
-    let h = Harness::start().await;
-    let yt = adapter(&h);
-    let tokens = connect(&h, &yt).await;
+    let (h, yt, tokens) = connected(adapter, connect).await;
     let handle = publish(&yt, &tokens, &post("Talk to me")).await.unwrap();
     h.advance(30 + 150 * 600).await;
     let access = yt
