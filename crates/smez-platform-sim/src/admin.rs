@@ -3,6 +3,9 @@
 //! - `POST /admin/clock/advance {"secs": N}`: time jumps forward.
 //! - `POST /admin/faults {"endpoint", "fault": {"kind": "status"|"delay"|"drop", …}, "times"}`.
 //! - `DELETE /admin/faults`: disarm everything.
+//! - `POST /admin/faults/lost-answers {"path_contains", "method", "skip", "times"}`:
+//!   the next matching requests are handled in full, then their answers break
+//!   off (the platform did the work; the client never heard).
 //! - `POST /admin/consent/{platform}` with a [`crate::consent::NextConsent`].
 //! - `GET /admin/records`: every request, every code and token issued, every accepted post.
 
@@ -13,7 +16,7 @@ use serde::Deserialize;
 
 use crate::Shared;
 use crate::consent::NextConsent;
-use crate::faults::Fault;
+use crate::faults::{Fault, LostAnswer};
 
 #[derive(Deserialize)]
 struct Advance {
@@ -38,6 +41,13 @@ pub fn router(core: Shared) -> Router {
             .delete(|State(core): State<Shared>| async move {
                 core.faults.clear();
                 Json(serde_json::json!({"cleared": true}))
+            }),
+        )
+        .route(
+            "/faults/lost-answers",
+            post(|State(core): State<Shared>, Json(lost): Json<LostAnswer>| async move {
+                core.faults.lose_answers(lost);
+                Json(serde_json::json!({"armed": true}))
             }),
         )
         .route(

@@ -37,6 +37,23 @@ fn one() -> u32 {
 #[derive(Default)]
 pub struct Faults {
     pending: Mutex<HashMap<String, Vec<(FaultKind, u32)>>>,
+    /// Lost answers: the request is handled in full, then its answer breaks
+    /// off (the platform did the work; the client never heard). By path.
+    lost_answers: Mutex<Vec<LostAnswer>>,
+}
+
+/// "After `skip` matching requests, the next `times` answers to requests
+/// with this method whose path contains `path_contains` are lost."
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LostAnswer {
+    pub path_contains: String,
+    /// Any method when absent.
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub skip: u32,
+    #[serde(default = "one")]
+    pub times: u32,
 }
 
 impl Faults {
@@ -64,6 +81,31 @@ impl Faults {
 
     pub fn clear(&self) {
         self.pending.lock().expect("faults lock").clear();
+        self.lost_answers.lock().expect("faults lock").clear();
+    }
+
+    pub fn lose_answers(&self, lost: LostAnswer) {
+        self.lost_answers.lock().expect("faults lock").push(lost);
+    }
+
+    /// Whether the answer to this request (already handled) is to be lost (using it up).
+    pub fn take_lost_answer(&self, method: &str, path: &str) -> bool {
+        let mut lost = self.lost_answers.lock().expect("faults lock");
+        let Some(index) = lost
+            .iter()
+            .position(|l| path.contains(&l.path_contains) && l.method.as_deref().is_none_or(|m| m == method))
+        else {
+            return false;
+        };
+        if lost[index].skip > 0 {
+            lost[index].skip -= 1;
+            return false;
+        }
+        lost[index].times -= 1;
+        if lost[index].times == 0 {
+            lost.remove(index);
+        }
+        true
     }
 }
 
@@ -79,18 +121,20 @@ pub async fn respond(fault: FaultKind) -> Response {
             tokio::time::sleep(Duration::from_millis(millis)).await;
             (http::StatusCode::GATEWAY_TIMEOUT, "simulated delay").into_response()
         }
-        FaultKind::Drop => {
-            // A body that promises more than it sends, then fails: the client
-            // sees the connection close mid-answer.
-            let stream = futures_util::stream::once(async {
-                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("simulated dropped connection"))
-            });
-            Response::builder()
-                .header(http::header::CONTENT_LENGTH, "1048576")
-                .body(Body::from_stream(stream))
-                .expect("a response")
-        }
+        FaultKind::Drop => broken_answer(),
     }
+}
+
+/// A body that promises more than it sends, then fails: the client sees the
+/// connection close mid-answer.
+pub fn broken_answer() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("simulated dropped connection"))
+    });
+    Response::builder()
+        .header(http::header::CONTENT_LENGTH, "1048576")
+        .body(Body::from_stream(stream))
+        .expect("a response")
 }
 
 /// Returns early from a handler with the armed fault of `endpoint`, if any.

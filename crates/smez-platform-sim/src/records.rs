@@ -36,6 +36,10 @@ pub struct AcceptedPost {
     pub bytes: u64,
 }
 
+/// Requests remembered at most (the oldest go first): a simulator running
+/// inside `smez serve` for days must not grow without bound.
+const MAX_REQUESTS: usize = 10_000;
+
 #[derive(Default)]
 pub struct Records {
     requests: Mutex<Vec<RequestRecord>>,
@@ -77,11 +81,19 @@ pub async fn record_request(State(core): State<Shared>, request: Request, next: 
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     if !path.starts_with("/admin") {
-        core.records.requests.lock().expect("records lock").push(RequestRecord {
-            method,
-            path,
+        let mut requests = core.records.requests.lock().expect("records lock");
+        if requests.len() >= MAX_REQUESTS {
+            requests.drain(..MAX_REQUESTS / 10);
+        }
+        requests.push(RequestRecord {
+            method: method.clone(),
+            path: path.clone(),
             status: response.status().as_u16(),
         });
+        drop(requests);
+        if core.faults.take_lost_answer(&method, &path) {
+            return crate::faults::broken_answer();
+        }
     }
     response
 }

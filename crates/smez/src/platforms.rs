@@ -17,8 +17,31 @@ const PLATFORM_CALLERS: [&str; 2] = ["publisher", "analytics"];
 /// The resolved hosts, and the simulators when they run here.
 pub struct PlatformHosts {
     pub endpoints: Vec<(Platform, Endpoints)>,
-    /// Kept alive for the life of the process.
+    /// Kept alive for the life of the process, when this process runs them.
     pub simulators: Option<Sim>,
+    /// Where the simulators in use live (here or in another local process).
+    pub simulator_origin: Option<String>,
+}
+
+/// Starts the simulators on `platforms.simulator_listen`, or, when another
+/// local process (the publisher beside the analytics service, say) already
+/// serves them there, uses those: one set of simulators, so a token one
+/// process got is known to the other.
+async fn start_or_share(settings: &Settings, simulators: &mut Option<Sim>) -> anyhow::Result<String> {
+    let listen = &settings.platforms.simulator_listen;
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => {
+            let sim = Sim::serve(listener).await?;
+            let origin = sim.core.origin.clone();
+            *simulators = Some(sim);
+            Ok(origin)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::info!(%listen, "platform simulators already served there by another local process; using them");
+            Ok(format!("http://{listen}"))
+        }
+        Err(e) => Err(anyhow::anyhow!("platforms.simulator_listen {listen}: {e}")),
+    }
 }
 
 fn settings_of(settings: &Settings, platform: Platform) -> &PlatformSettings {
@@ -39,6 +62,7 @@ pub async fn resolve(settings: &Settings, plan: &Plan) -> anyhow::Result<Option<
     let mut hosts = PlatformHosts {
         endpoints: Vec::new(),
         simulators: None,
+        simulator_origin: None,
     };
     for platform in Platform::ALL {
         let configured = settings_of(settings, platform);
@@ -55,15 +79,11 @@ pub async fn resolve(settings: &Settings, plan: &Plan) -> anyhow::Result<Option<
             );
             continue;
         }
-        if hosts.simulators.is_none() {
-            let listen = &settings.platforms.simulator_listen;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("platforms.simulator_listen {listen}: {e}"))?;
-            hosts.simulators = Some(Sim::serve(listener).await?);
+        if hosts.simulator_origin.is_none() {
+            hosts.simulator_origin = Some(start_or_share(settings, &mut hosts.simulators).await?);
         }
-        let sim = hosts.simulators.as_ref().expect("just started");
-        let base = sim.base_url(platform.as_str());
+        let origin = hosts.simulator_origin.as_deref().expect("just resolved");
+        let base = format!("{origin}/{platform}");
         tracing::info!(
             %platform,
             simulator = %base,

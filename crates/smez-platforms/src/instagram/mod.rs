@@ -226,10 +226,18 @@ impl PlatformAdapter for Instagram {
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<TokenSet, PlatformError> {
-        match self.login {
+        let refreshed = match self.login {
             Login::Instagram => self.ig_refresh(refresh_token).await,
             Login::Facebook => self.fb_long_lived(refresh_token, "token refresh").await,
-        }
+        };
+        // The long-lived token is its own refresh token: once it expired,
+        // refreshing cannot help, only reconnecting.
+        refreshed.map_err(|mut e| {
+            if e.class == ErrorClass::AuthExpired {
+                e.class = ErrorClass::AuthRevoked;
+            }
+            e
+        })
     }
 
     async fn revoke(&self, token: &str) -> Result<(), PlatformError> {
@@ -278,7 +286,16 @@ impl PlatformAdapter for Instagram {
         let status = container["status"].as_str().unwrap_or(code).to_owned();
         match code {
             "IN_PROGRESS" => Ok(PublishStatus::Processing { detail: status }),
-            "FINISHED" | "PUBLISHED" => self.publish_container(access_token, handle, &status).await,
+            "FINISHED" => self.publish_container(access_token, handle, &status).await,
+            // Published already, but this poll did not learn the media id (a
+            // media_publish whose answer was lost). Publishing again could post
+            // it twice, so it is reported, not retried.
+            "PUBLISHED" => Ok(PublishStatus::Failed {
+                error: "the container was published, but its media id was not received; check the account \
+                        before publishing again"
+                    .into(),
+                class: ErrorClass::Permanent,
+            }),
             "ERROR" => Ok(failed_container(status)),
             // Not published within 24 h: a new publish (new container) is needed.
             "EXPIRED" => Ok(PublishStatus::Failed {

@@ -43,6 +43,10 @@ impl Instagram {
                 )
                 .await?;
             offset = status["offset"].as_u64().unwrap_or(0).min(size);
+            if offset == size {
+                // Every byte arrived; only the answer was lost.
+                return Ok(());
+            }
         }
     }
 }

@@ -21,6 +21,8 @@ impl TikTok {
         let total = video.size();
         let mut offset = 0u64;
         let mut attempts = 0u32;
+        // Whether the final chunk was sent whole and only its answer went missing.
+        let mut final_answer_lost = false;
         while offset < total {
             let (first, last) = plan.chunk_at(offset);
             let len = last - first + 1;
@@ -62,6 +64,10 @@ impl TikTok {
                             "upload: the upload_url expired (valid 1 h); publish again",
                         )
                         .with_code("upload_url_expired"),
+                        // After the final chunk's answer was lost, TikTok has closed the
+                        // task: it got every byte. Say so, and let the status tell the rest
+                        // (sending the video again would post it twice).
+                        (404, _) if final_answer_lost => return Ok(()),
                         (404, _) => PlatformError::new(P, ErrorClass::Permanent, "upload: no such upload task"),
                         (400, _) => PlatformError::new(P, ErrorClass::Permanent, "upload: malformed chunk request"),
                         (s, _) if s >= 500 => PlatformError::new(P, ErrorClass::Transient, format!("upload: HTTP {s}")),
@@ -77,6 +83,7 @@ impl TikTok {
                 }
                 Err(e) => transport_error(P, "upload", e),
             };
+            final_answer_lost = last + 1 == total && failure.class == ErrorClass::Transient;
             if failure.class != ErrorClass::Transient || failure.platform_code.as_deref() == Some("upload_url_expired")
             {
                 return Err(failure);

@@ -64,6 +64,8 @@ pub(super) fn api_error(what: &str, status: u16, headers: &HeaderMap, body: &Val
         }
         (_, "mediaBodyRequired" | "badContent" | "invalidFile") => base(ErrorClass::InvalidMedia),
         (401, "youtubeSignupRequired") => base(ErrorClass::Permanent),
+        // A scope the user unticked: only a new consent (reconnecting) helps.
+        (403, "insufficientPermissions" | "ACCESS_TOKEN_SCOPE_INSUFFICIENT") => base(ErrorClass::AuthRevoked),
         (401, _) => base(ErrorClass::AuthExpired),
         (500..=599, _) | (_, "backendError" | "internalError") => base(ErrorClass::Transient),
         _ => base(ErrorClass::Permanent),

@@ -71,11 +71,28 @@ impl YouTube {
         let total = video.size();
         let mut offset = 0u64;
         let mut resumes = 0u32;
+        // Once the last bytes went out, the video may exist even if the
+        // session then vanishes: uploading it again could make a second one.
+        let mut sent_last_chunk = false;
+        let unconfirmed = |e: PlatformError, sent_last_chunk: bool| {
+            if sent_last_chunk && session_expired(&e) {
+                PlatformError::new(
+                    P,
+                    ErrorClass::Permanent,
+                    "upload: the session ended after the last bytes were sent; the video may exist, \
+                     so it is not uploaded again (check the channel)",
+                )
+                .with_code("uploadUnconfirmed")
+            } else {
+                e
+            }
+        };
         loop {
             let step = if offset >= total {
                 // Everything sent but no final answer seen: ask.
                 self.query_session(session, total).await
             } else {
+                sent_last_chunk |= offset + self.chunk_size >= total;
                 self.send_chunk(session, video, offset).await
             };
             let failure = match step {
@@ -90,7 +107,7 @@ impl YouTube {
                     }
                 }
                 Err(e) if e.class == ErrorClass::Transient && !session_expired(&e) => e,
-                Err(e) => return Err(e),
+                Err(e) => return Err(unconfirmed(e, sent_last_chunk)),
             };
             // Broken connection or 5xx: back off, ask where the session stands, resume.
             loop {
@@ -107,7 +124,7 @@ impl YouTube {
                         break;
                     }
                     Err(e) if e.class == ErrorClass::Transient && !session_expired(&e) => continue,
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(unconfirmed(e, sent_last_chunk)),
                 }
             }
         }

@@ -198,8 +198,9 @@ async fn instagram_expired_token_is_auth_expired_and_cannot_be_refreshed() {
     let e = ig.accounts(&tokens.access_token).await.unwrap_err();
     assert_error(&e, ErrorClass::AuthExpired, "190/463");
     assert!(!e.to_string().contains(&tokens.access_token));
+    // An expired long-lived token cannot be refreshed: the user must reconnect.
     let e = ig.refresh(&tokens.access_token).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::AuthExpired);
+    assert_eq!(e.class, ErrorClass::AuthRevoked);
 }
 
 #[tokio::test]
@@ -250,10 +251,13 @@ async fn instagram_publish_processes_then_goes_live_exactly_once() {
         panic!("not published");
     };
     assert!(url.unwrap().starts_with("https://www.instagram.com/reel/"));
-    // Asking again does not publish twice.
+    // Asking again never calls media_publish again (Meta does not promise it
+    // is idempotent): the container is PUBLISHED and its media id is the one
+    // already received, so the answer says so instead of publishing twice.
+    assert!(!post_id.is_empty());
     let again = ig.publish_status(token, &handle).await.unwrap();
     assert!(
-        matches!(&again, PublishStatus::Published { post_id: p, .. } if *p == post_id),
+        matches!(&again, PublishStatus::Failed { class: ErrorClass::Permanent, error } if error.contains("published")),
         "{again:?}"
     );
     let records = h.records().await;
@@ -945,4 +949,22 @@ async fn instagram_oversized_files_are_invalid_media() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn instagram_lost_answer_to_the_upload_is_not_a_second_upload() {
+    let (h, ig, tokens) = connected(adapter, login).await;
+    let token = tokens.access_token.as_str();
+    // Every byte stored, the answer lost: the resume finds the offset at the end and stops.
+    h.lose_answer("POST", "/rupload/", 0).await;
+    let video = good_video_file().await;
+    let handle = ig.publish(token, USER_ID, &video, &post("once")).await.unwrap();
+    assert_published(&after_processing(&h, &ig, token, &handle).await);
+    let records = h.records().await;
+    let uploads = requests(&records)
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().contains("/rupload/") && r["method"] == "POST")
+        .count();
+    assert_eq!(uploads, 1, "the bytes went once");
+    assert_eq!(posts(&records).len(), 1);
 }

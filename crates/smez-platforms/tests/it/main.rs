@@ -64,6 +64,16 @@ impl Harness {
         .await;
     }
 
+    /// After `skip` matching requests, loses the answer of the next one that
+    /// `method` sends to a path containing `path_contains` (it is handled in full).
+    pub async fn lose_answer(&self, method: &str, path_contains: &str, skip: u32) {
+        self.admin(
+            "/faults/lost-answers",
+            json!({ "path_contains": path_contains, "method": method, "skip": skip, "times": 1 }),
+        )
+        .await;
+    }
+
     pub async fn consent(&self, platform: &str, next: Value) {
         self.admin(&format!("/consent/{platform}"), next).await;
     }

@@ -689,3 +689,17 @@ async fn tiktok_business_error_codes_map_to_classes() {
     assert_eq!(e.field.as_deref(), Some("video_cover_timestamp_ms"));
     assert_eq!(posts(&h.records().await).len(), 0);
 }
+
+#[tokio::test]
+async fn tiktok_lost_answer_to_the_last_chunk_is_not_a_second_upload() {
+    let (h, t, tokens) = connected(adapter, connect).await;
+    let video = good_video_file().await;
+    // TikTok took the last (here: only) chunk and closed the task; its answer never arrived.
+    h.lose_answer("PUT", "/tiktok/upload/", 0).await;
+    let handle = publish_public(&t, &tokens.access_token, &video, "once").await.unwrap();
+    assert!(matches!(
+        settle(&h, &t, &tokens.access_token, &handle).await,
+        PublishStatus::Published { .. }
+    ));
+    assert_eq!(posts(&h.records().await).len(), 1, "published exactly once");
+}

@@ -178,12 +178,12 @@ async fn youtube_consent_denied_and_unticked_scopes() {
     assert_eq!(param(&back, "state").as_deref(), Some("state-123"));
     assert!(param(&back, "code").is_none());
 
-    // Without the upload scope, publishing is refused for good.
+    // Without the upload scope, publishing needs a new consent (reconnecting).
     h.consent("youtube", json!({"untick": [UPLOAD]})).await;
     let tokens = connect(&h, &yt).await;
     assert_eq!(tokens.scopes, vec![READONLY.to_owned()]);
     let error = publish(&yt, &tokens, &post("No scope")).await.unwrap_err();
-    assert_error(&error, ErrorClass::Permanent, "insufficientPermissions");
+    assert_error(&error, ErrorClass::AuthRevoked, "insufficientPermissions");
     assert_no_secret(&error, &tokens);
 }
 
@@ -604,4 +604,27 @@ async fn youtube_comments_with_replies_paginated() {
         metrics[0].comments,
         Some((first.comments.len() + second.comments.len()) as u64)
     );
+}
+
+#[tokio::test]
+async fn youtube_lost_answer_to_the_last_chunk_is_not_a_second_video() {
+    let (h, yt, tokens) = connected(adapter, connect).await;
+    let file = good_video_file().await;
+    let chunks = file.size().div_ceil(256 * 1024) as u32;
+    // The last chunk completes the video; its answer is lost. The session is
+    // asked where it stands and says done: no new session, no second video.
+    h.lose_answer("PUT", "/upload/youtube/v3/videos", chunks - 1).await;
+    let handle = yt
+        .publish(&tokens.access_token, "UCx", &file, &post("Once"))
+        .await
+        .unwrap();
+    let status = status_after(&h, &yt, &tokens.access_token, &handle, PROCESSED_SECS).await;
+    assert!(matches!(status, PublishStatus::Published { .. }), "{status:?}");
+    let records = h.records().await;
+    let sessions = requests(&records)
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().ends_with("/upload/youtube/v3/videos") && r["method"] == "POST")
+        .count();
+    assert_eq!(sessions, 1, "one upload session");
+    assert_eq!(posts(&records).len(), 1);
 }
