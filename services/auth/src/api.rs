@@ -305,7 +305,7 @@ impl AuthService for AuthApi {
         }
         let now = now_ms();
         let txn = self.store().begin_write().await.map_err(storage)?;
-        match sessions::present(&txn, &message.refresh_token, now)
+        match sessions::present(&txn, &message.refresh_token, &client, now)
             .await
             .map_err(storage)?
         {
@@ -336,6 +336,13 @@ impl AuthService for AuthApi {
                 })
                 .await;
                 Err(Error::unauthenticated("this refresh token was already used; the session is revoked").into())
+            }
+            Presented::Superseded => {
+                txn.rollback().await.map_err(storage)?;
+                Err(Error::unauthenticated(
+                    "this refresh token was just replaced by a parallel refresh; use the newest one",
+                )
+                .into())
             }
             Presented::Invalid => {
                 txn.rollback().await.map_err(storage)?;

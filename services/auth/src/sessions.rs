@@ -21,6 +21,9 @@ pub enum Presented {
     Rotated { session_id: String, user_id: String },
     /// Already rotated before: stolen or replayed. The session must die.
     Reused { session_id: String, user_id: String },
+    /// Rotated moments ago by a parallel refresh of the same client (two
+    /// tabs sharing the cookie): refused, but the session lives on.
+    Superseded,
     /// Unknown, or its session is revoked or expired.
     Invalid,
 }
@@ -78,7 +81,19 @@ async fn issue_token(
 }
 
 /// Rotates `token` if it is the live token of a live session.
-pub async fn present(db: &impl ConnectionTrait, token: &str, now: i64) -> Result<Presented, DbErr> {
+/// How long after a rotation the same client presenting the old token is
+/// taken for a parallel refresh rather than theft (security.md §5.2).
+pub const PARALLEL_REFRESH_GRACE_MS: i64 = 10_000;
+
+/// Rotates `token` if it is the live token of a live session. `client` is
+/// who presents it: the session's own client, within
+/// [`PARALLEL_REFRESH_GRACE_MS`] of the rotation, gets `Superseded`.
+pub async fn present(
+    db: &impl ConnectionTrait,
+    token: &str,
+    client: &ClientInfo,
+    now: i64,
+) -> Result<Presented, DbErr> {
     let backend = db.get_database_backend();
     let hash = token_hash(token);
     let rotated = db
@@ -99,17 +114,24 @@ pub async fn present(db: &impl ConnectionTrait, token: &str, now: i64) -> Result
     let known = db
         .query_one_raw(statement(
             backend,
-            "SELECT t.session_id, t.user_id FROM refresh_tokens t JOIN sessions s ON s.session_id = t.session_id \
+            "SELECT t.session_id, t.user_id, t.rotated_at_ms, s.ip, s.user_agent FROM refresh_tokens t \
+             JOIN sessions s ON s.session_id = t.session_id \
              WHERE t.token_hash = ? AND t.rotated_at_ms IS NOT NULL AND s.revoked_at_ms IS NULL",
             [hash.into()],
         ))
         .await?;
-    Ok(match known {
-        Some(row) => Presented::Reused {
-            session_id: row.try_get_by_index(0)?,
-            user_id: row.try_get_by_index(1)?,
-        },
-        None => Presented::Invalid,
+    let Some(row) = known else {
+        return Ok(Presented::Invalid);
+    };
+    let rotated_at: i64 = row.try_get_by_index(2)?;
+    let same_client =
+        row.try_get_by_index::<String>(3)? == client.ip && row.try_get_by_index::<String>(4)? == client.user_agent;
+    if same_client && now - rotated_at <= PARALLEL_REFRESH_GRACE_MS {
+        return Ok(Presented::Superseded);
+    }
+    Ok(Presented::Reused {
+        session_id: row.try_get_by_index(0)?,
+        user_id: row.try_get_by_index(1)?,
     })
 }
 
@@ -248,12 +270,30 @@ mod tests {
         let client = ClientInfo::default();
         let (now, ttl, day) = (1_000_000_000_i64, 3_600_000_i64, 86_400_000_i64);
         let issued = create(&db, "u1", &client, now, ttl).await.unwrap();
-        let Presented::Rotated { session_id, .. } = present(&db, &issued.refresh_token, now + 1).await.unwrap() else {
+        let Presented::Rotated { session_id, .. } =
+            present(&db, &issued.refresh_token, &client, now + 1).await.unwrap()
+        else {
             panic!("a fresh token rotates");
         };
         let next = continue_session(&db, &session_id, "u1", now + 1, ttl).await.unwrap();
+        // The same client a moment later: a parallel refresh, not theft.
         assert!(matches!(
-            present(&db, &issued.refresh_token, now + 2).await.unwrap(),
+            present(&db, &issued.refresh_token, &client, now + 2).await.unwrap(),
+            Presented::Superseded
+        ));
+        // Another client, or the same one after the grace: theft.
+        let thief = ClientInfo {
+            ip: "203.0.113.9".into(),
+            user_agent: "curl".into(),
+        };
+        assert!(matches!(
+            present(&db, &issued.refresh_token, &thief, now + 2).await.unwrap(),
+            Presented::Reused { .. }
+        ));
+        assert!(matches!(
+            present(&db, &issued.refresh_token, &client, now + 2 + PARALLEL_REFRESH_GRACE_MS)
+                .await
+                .unwrap(),
             Presented::Reused { .. }
         ));
         assert!(is_live(&db, &session_id, "u1", now + 2).await.unwrap());
@@ -275,7 +315,8 @@ mod tests {
         assert_eq!(count(&db, "SELECT COUNT(*) FROM refresh_tokens").await, 0);
 
         let live = create(&db, "u4", &client, now, 10 * day).await.unwrap();
-        let Presented::Rotated { session_id, .. } = present(&db, &live.refresh_token, now).await.unwrap() else {
+        let Presented::Rotated { session_id, .. } = present(&db, &live.refresh_token, &client, now).await.unwrap()
+        else {
             panic!("rotates");
         };
         continue_session(&db, &session_id, "u4", now, 10 * day).await.unwrap();

@@ -378,3 +378,32 @@ async fn requests_beyond_the_rate_limits_are_told_to_wait() {
     assert_eq!(last, 429, "the address limit holds across users");
     stack.stop().await;
 }
+
+on_both_shapes!(two_tabs_refreshing_at_once_stay_signed_in);
+async fn two_tabs_refreshing_at_once_stay_signed_in(stack: &Stack) {
+    let mut first_tab = stack.browser();
+    first_tab.signup(&email("tabs"), "Tabs").await.expect(201);
+    let mut second_tab = stack.browser();
+    second_tab.cookies = first_tab.cookies.clone();
+    // The first tab rotates the token; the second, a moment later, still sends the old one.
+    first_tab.call(Method::POST, "/v1/auth/refresh", None).await.expect(200);
+    let late = second_tab
+        .call(Method::POST, "/v1/auth/refresh", None)
+        .await
+        .expect(401);
+    assert!(
+        late.body["detail"].as_str().unwrap().contains("just replaced"),
+        "{:?}",
+        late.body
+    );
+    // Not taken for theft: the session lives on, and no reuse is recorded.
+    first_tab.call(Method::POST, "/v1/auth/refresh", None).await.expect(200);
+    first_tab.call(Method::GET, "/v1/me", None).await.expect(200);
+    let reuse = stack
+        .rows(
+            "auth",
+            "SELECT event FROM security_events WHERE event = 'authn_token_reuse'",
+        )
+        .await;
+    assert!(reuse.is_empty(), "{reuse:?}");
+}
