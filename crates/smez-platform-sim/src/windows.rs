@@ -9,6 +9,10 @@ pub struct RollingWindows<const SPAN: i64> {
     events: HashMap<String, VecDeque<i64>>,
 }
 
+/// Keys tracked before windows that emptied are dropped (keys include
+/// tokens, which rotate: a long-running simulator must not keep them all).
+const SWEEP_AT_KEYS: usize = 4096;
+
 impl<const SPAN: i64> RollingWindows<SPAN> {
     /// How many of `key`'s events are still in the window at `now`
     /// (forgetting those that left it).
@@ -41,6 +45,10 @@ impl<const SPAN: i64> RollingWindows<SPAN> {
     }
 
     fn current(&mut self, key: &str, now: i64) -> &mut VecDeque<i64> {
+        if self.events.len() >= SWEEP_AT_KEYS && !self.events.contains_key(key) {
+            self.events
+                .retain(|_, window| window.back().is_some_and(|last| *last > now - SPAN));
+        }
         let window = self.events.entry(key.to_owned()).or_default();
         while window.front().is_some_and(|t| *t <= now - SPAN) {
             window.pop_front();
