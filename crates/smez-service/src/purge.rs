@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smez_proto::events::v1::{DataPurged, Event, UserDeleted, WorkspaceDeleted, data_purged, event::Payload};
-use smez_store::sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait};
+use smez_store::sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
 use smez_store::{Store, statement};
 
 use crate::ServiceContext;
@@ -305,18 +305,4 @@ pub async fn confirm(
         }),
     );
     publish_in(txn, &event).await
-}
-
-/// Whether a purge of `subject` is still waiting for confirmations (for tests and operators).
-pub async fn pending(store: &Store, subject: Subject<'_>) -> Result<bool, smez_store::sea_orm::DbErr> {
-    let txn = store.connection().begin().await?;
-    let row = txn
-        .query_one_raw(statement(
-            txn.get_database_backend(),
-            "SELECT 1 FROM smez_purge_requests WHERE subject_kind = ? AND subject_id = ?",
-            [subject.kind().into(), subject.id().into()],
-        ))
-        .await?;
-    txn.commit().await?;
-    Ok(row.is_some())
 }

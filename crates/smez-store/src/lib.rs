@@ -134,9 +134,6 @@ impl Store {
                 store
             }
         };
-        if let Some(problem) = store.runtime_role_problem().await? {
-            tracing::warn!(service, "{problem}");
-        }
         Ok(store)
     }
 
@@ -151,14 +148,6 @@ impl Store {
             tracing::info!(service = %self.service, tables = ?secured, "row-level security applied");
         }
         Ok(())
-    }
-
-    /// Whether this store's role escapes row-level security (always false on SQLite).
-    pub async fn bypasses_row_security(&self) -> Result<bool, sea_orm::DbErr> {
-        match self.backend {
-            Backend::Postgres => tenancy::role_bypasses_rls(&self.db).await,
-            Backend::Sqlite => Ok(false),
-        }
     }
 
     /// Why row-level security would not bind this store's runtime role, if

@@ -105,8 +105,8 @@ pub fn preflight(settings: &Settings, plan: &Plan) -> Result<Preflight, Misconfi
     }
 }
 
-/// Opens (and migrates) a service's store. In production a runtime role
-/// that row-level security would not bind is refused.
+/// Opens (and migrates) a service's store. A runtime role that row-level
+/// security would not bind is refused in production, and warned about otherwise.
 pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Result<Store> {
     let location = Location::for_service(&settings.database, &settings.data_dir, service.name);
     let store = Store::open(
@@ -116,10 +116,11 @@ pub async fn open_store(settings: &Settings, service: &ServiceDef) -> anyhow::Re
         service.migrations,
     )
     .await?;
-    if settings.environment == smez_kit::config::Environment::Production
-        && let Some(problem) = store.runtime_role_problem().await?
-    {
-        anyhow::bail!("refusing to run in production: {problem}");
+    if let Some(problem) = store.runtime_role_problem().await? {
+        if settings.environment == smez_kit::config::Environment::Production {
+            anyhow::bail!("refusing to run in production: {problem}");
+        }
+        tracing::warn!(service = service.name, "{problem}");
     }
     Ok(store)
 }

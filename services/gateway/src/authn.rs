@@ -22,6 +22,7 @@ use smez_proto::auth::v1::{CheckSessionRequest, GetJwksRequest};
 
 use crate::cookies;
 use crate::state::Gateway;
+use crate::ttl_cache::TtlCache;
 
 /// The shortest time between two JWKS fetches.
 const JWKS_REFETCH: Duration = Duration::from_secs(5);
@@ -88,31 +89,19 @@ impl TokenVerifier {
 /// cache time (`gateway.permission_cache_secs`, 5 s).
 pub(crate) struct SessionCache {
     auth: AuthServiceClient<Transport>,
-    ttl: Duration,
-    live: Mutex<std::collections::HashMap<String, Instant>>,
+    live: TtlCache<String, ()>,
 }
-
-/// Sessions remembered at most (the cache is cleared when full).
-const MAX_SESSIONS: usize = 100_000;
 
 impl SessionCache {
     pub fn new(auth: AuthServiceClient<Transport>, ttl: Duration) -> Self {
         Self {
             auth,
-            ttl,
-            live: Mutex::default(),
+            live: TtlCache::new(ttl),
         }
     }
 
     pub async fn check(&self, claims: &AccessClaims) -> Result<(), Error> {
-        let fresh = |at: &Instant| at.elapsed() < self.ttl;
-        if self
-            .live
-            .lock()
-            .expect("session cache lock")
-            .get(&claims.sid)
-            .is_some_and(fresh)
-        {
+        if self.live.get(&claims.sid).is_some() {
             return Ok(());
         }
         self.auth
@@ -123,19 +112,13 @@ impl SessionCache {
             })
             .await
             .map_err(|status| Error::from_status(&status))?;
-        if !self.ttl.is_zero() {
-            let mut live = self.live.lock().expect("session cache lock");
-            if live.len() >= MAX_SESSIONS {
-                live.clear();
-            }
-            live.insert(claims.sid.clone(), Instant::now());
-        }
+        self.live.put(claims.sid.clone(), ());
         Ok(())
     }
 
     /// Forgets a session this gateway just ended.
     pub fn forget(&self, session_id: &str) {
-        self.live.lock().expect("session cache lock").remove(session_id);
+        self.live.forget(|sid| sid == session_id);
     }
 }
 

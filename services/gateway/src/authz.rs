@@ -4,10 +4,6 @@
 //! a lowered role keeps working (a "no" is never cached). Every "no" is
 //! recorded as an `authz_fail` security event.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use smez_kit::identity::OnBehalfOf;
 use smez_kit::roles::Permission;
 use smez_kit::{Error, ErrorCode};
@@ -17,47 +13,10 @@ use smez_proto::workspace::v1::CheckPermissionRequest;
 use crate::authn::Authenticated;
 use crate::client::Client;
 use crate::state::Gateway;
+use crate::ttl_cache::TtlCache;
 
-const MAX_ENTRIES: usize = 100_000;
-
-type Key = (String, String, Permission);
-
-pub(crate) struct PermissionCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<Key, (String, Instant)>>,
-}
-
-impl PermissionCache {
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::default(),
-        }
-    }
-
-    fn get(&self, key: &Key) -> Option<String> {
-        let entries = self.entries.lock().expect("permission cache lock");
-        entries
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(role, _)| role.clone())
-    }
-
-    fn put(&self, key: Key, role: String) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.lock().expect("permission cache lock");
-        if entries.len() >= MAX_ENTRIES {
-            let ttl = self.ttl;
-            entries.retain(|_, (_, at)| at.elapsed() < ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(key, (role, Instant::now()));
-    }
-}
+/// Remembered "yes" answers: (user, workspace, permission) → role.
+pub(crate) type PermissionCache = TtlCache<(String, String, Permission), String>;
 
 /// A security event the gateway records, with the acting user and client added.
 pub(crate) struct Note<'a> {
@@ -219,11 +178,7 @@ impl Gateway {
 
     /// Forgets cached answers about `workspace_id`.
     pub fn forget_permissions(&self, workspace_id: &str) {
-        self.permissions
-            .entries
-            .lock()
-            .expect("permission cache lock")
-            .retain(|(_, ws, _), _| ws != workspace_id);
+        self.permissions.forget(|(_, ws, _)| ws == workspace_id);
     }
 }
 

@@ -17,6 +17,7 @@ mod front_door;
 mod limits;
 mod routes;
 mod state;
+mod ttl_cache;
 
 use std::sync::Arc;
 
@@ -47,10 +48,4 @@ pub fn router(upstreams: Vec<Upstream>, settings: Arc<Settings>) -> anyhow::Resu
             front_door::front_door,
         ))
         .with_state(gateway))
-}
-
-/// The OpenAPI 3.1 document of the REST API, as served at `/v1/openapi.json`.
-pub fn openapi_document() -> serde_json::Value {
-    let (_, openapi) = routes::api().split_for_parts();
-    serde_json::to_value(routes::meta::finish(openapi)).expect("the OpenAPI document serialises")
 }
