@@ -7,6 +7,8 @@
 //! Every failure is a [`PlatformError`] with an [`ErrorClass`]: the publisher's
 //! retry logic rests on that classification.
 
+mod catalogue;
+mod directory;
 mod error;
 mod http;
 mod model;
@@ -19,6 +21,8 @@ pub mod instagram;
 pub mod tiktok;
 pub mod youtube;
 
+pub use catalogue::{Feature, UnknownPlatform};
+pub use directory::Adapters;
 pub use error::{ErrorClass, PlatformError};
 pub use http::install_crypto_provider;
 pub use model::*;
