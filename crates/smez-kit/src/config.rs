@@ -67,6 +67,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub workspace: WorkspaceSettings,
     pub gateway: GatewaySettings,
+    pub integrations: IntegrationsSettings,
     pub platforms: PlatformsSettings,
     pub shutdown: ShutdownSettings,
     pub services: HashMap<String, String>,
@@ -227,6 +228,59 @@ pub struct GatewaySettings {
     pub rate_limit_per_user_per_minute: u32,
     pub auth_rate_limit_per_ip_per_minute: u32,
     pub permission_cache_secs: u64,
+}
+
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationsSettings {
+    pub state_key: String,
+    pub redirect_base: String,
+    pub frontend_url: String,
+    pub state_ttl_secs: u64,
+    pub pending_ttl_secs: u32,
+    pub refresh_ahead_secs: u64,
+    pub refresh_check_interval_secs: u64,
+    pub refresh_lease_secs: u64,
+    pub expiring_warning_secs: u64,
+}
+
+impl IntegrationsSettings {
+    /// Where platforms send the browser back: `<redirect_base or
+    /// public_origin>/v1/integrations/<platform>/callback`, registered with
+    /// each platform exactly so.
+    pub fn redirect_uri(&self, gateway: &GatewaySettings, platform: &str) -> String {
+        let base = if self.redirect_base.is_empty() {
+            &gateway.public_origin
+        } else {
+            &self.redirect_base
+        };
+        format!("{}/v1/integrations/{platform}/callback", base.trim_end_matches('/'))
+    }
+
+    /// Where the browser lands after a callback (an outcome is added to its query).
+    pub fn landing_url(&self, gateway: &GatewaySettings) -> String {
+        if self.frontend_url.is_empty() {
+            format!("{}/v1/integrations/outcome", gateway.public_origin.trim_end_matches('/'))
+        } else {
+            self.frontend_url.clone()
+        }
+    }
+}
+
+impl std::fmt::Debug for IntegrationsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntegrationsSettings")
+            .field("state_key", &redacted(&self.state_key))
+            .field("redirect_base", &self.redirect_base)
+            .field("frontend_url", &self.frontend_url)
+            .field("state_ttl_secs", &self.state_ttl_secs)
+            .field("pending_ttl_secs", &self.pending_ttl_secs)
+            .field("refresh_ahead_secs", &self.refresh_ahead_secs)
+            .field("refresh_check_interval_secs", &self.refresh_check_interval_secs)
+            .field("refresh_lease_secs", &self.refresh_lease_secs)
+            .field("expiring_warning_secs", &self.expiring_warning_secs)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -447,6 +501,7 @@ impl Settings {
         self.validate_auth()?;
         self.validate_gateway()?;
         self.validate_platforms()?;
+        self.validate_integrations()?;
         if self.workspace.invitation_ttl_secs == 0 || self.workspace.purge_retry_secs == 0 {
             let key = if self.workspace.invitation_ttl_secs == 0 {
                 "workspace.invitation_ttl_secs"
@@ -589,6 +644,39 @@ impl Settings {
                 "gateway.permission_cache_secs",
                 "at most 60 (it bounds how long a removed member keeps access)",
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_integrations(&self) -> Result<(), ConfigError> {
+        let integrations = &self.integrations;
+        if !integrations.state_key.is_empty() && decoded_len(&integrations.state_key) != Some(32) {
+            return Err(ConfigError::invalid(
+                "integrations.state_key",
+                "must be base64 of exactly 32 bytes",
+            ));
+        }
+        check_url_scheme("integrations.redirect_base", &integrations.redirect_base, &["http", "https"])?;
+        check_url_scheme("integrations.frontend_url", &integrations.frontend_url, &["http", "https"])?;
+        if !(60..=3600).contains(&integrations.state_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "integrations.state_ttl_secs",
+                "must be between 60 and 3600 (RFC 9700: a state lives minutes)",
+            ));
+        }
+        if !(60..=900).contains(&integrations.pending_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "integrations.pending_ttl_secs",
+                "must be between 60 and 900 (the vault keeps pending transfers 15 minutes at most)",
+            ));
+        }
+        for (key, value) in [
+            ("integrations.refresh_check_interval_secs", integrations.refresh_check_interval_secs),
+            ("integrations.refresh_lease_secs", integrations.refresh_lease_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! one only adds its own queries, jobs and tables.
 
 pub mod events;
+pub mod peers;
 pub mod purge;
 pub mod sandbox;
 
@@ -28,6 +29,10 @@ pub struct ServiceContext {
     pub bus: Bus,
     /// Cancelled when the process stops; background tasks watch it.
     pub shutdown: CancellationToken,
+    /// Other services, for the services that call them.
+    pub peers: Arc<peers::Peers>,
+    /// The platforms this process may call (publisher and analytics; empty elsewhere).
+    pub platforms: smez_platforms::Adapters,
 }
 
 impl ServiceContext {

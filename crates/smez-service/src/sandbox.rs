@@ -42,6 +42,8 @@ impl Sandbox {
             store: store.clone(),
             bus,
             shutdown: shutdown.clone(),
+            peers: Arc::new(peers_without_locals(&auth, service.name, &settings)),
+            platforms: smez_platforms::Adapters::default(),
         });
         let server = (service.build)(ctx).await?;
         let mut grpc = GrpcServer::new();
@@ -74,4 +76,11 @@ impl Sandbox {
         self.shutdown.cancel();
         let _ = self.serving.await;
     }
+}
+
+/// Peers reached over the network only (a sandbox serves one service).
+fn peers_without_locals(auth: &Arc<InternalAuth>, service: &'static str, settings: &Settings) -> crate::peers::Peers {
+    let peers = crate::peers::Peers::new(ClientFactory::new(auth.clone(), service), settings.services.clone());
+    peers.set_locals(Default::default());
+    peers
 }

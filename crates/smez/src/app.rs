@@ -16,6 +16,7 @@ use smez_kit::identity::InternalAuth;
 use smez_kit::metrics::Metrics;
 use smez_kit::modules::{ModuleState, Readiness, ops_router, record_http};
 use smez_kit::{CancellationToken, Settings};
+use smez_service::peers::Peers;
 use smez_service::{ServiceContext, ServiceDef};
 use smez_store::{Location, Store};
 use tokio::task::JoinSet;
@@ -84,6 +85,11 @@ pub fn preflight(settings: &Settings, plan: &Plan) -> Result<Preflight, Misconfi
     }
     if plan.services.contains(&"vault")
         && let Err(e) = smez_vault::keyring::RootKey::from_settings(settings)
+    {
+        problems.push(format!("{e:#}"));
+    }
+    if plan.services.contains(&"publisher")
+        && let Err(e) = smez_publisher::state::StateSigner::from_settings(settings)
     {
         problems.push(format!("{e:#}"));
     }
@@ -216,18 +222,33 @@ async fn start_modules(
     let bus = Bus::from_settings(&settings.bus).await?;
     readiness.set("bus", ModuleState::Running);
 
+    // Publisher and analytics call platforms: real hosts or the simulators.
+    let platforms = crate::platforms::resolve(settings, plan).await?;
+    let adapters = platforms
+        .as_ref()
+        .map(|hosts| smez_platforms::Adapters::from_endpoints(hosts.endpoints.clone()))
+        .unwrap_or_default();
+
     let mut grpc = GrpcServer::new().with_tls(grpc_tls);
     let mut locals: HashMap<&'static str, BoxedServer> = HashMap::new();
+    let mut all_peers = Vec::new();
     let shared_settings = Arc::new(settings.clone());
     for name in &plan.services {
         let def = definition(name);
         let store = open_store(settings, &def).await?;
+        let peers = Arc::new(Peers::new(
+            ClientFactory::new(auth.clone(), def.name).with_tls(grpc_tls),
+            settings.services.clone(),
+        ));
+        all_peers.push(peers.clone());
         let ctx = Arc::new(ServiceContext {
             name: def.name,
             settings: shared_settings.clone(),
             store,
             bus: bus.clone(),
             shutdown: shutdown.clone(),
+            peers,
+            platforms: adapters.clone(),
         });
         let server = (def.build)(ctx)
             .await
@@ -236,6 +257,10 @@ async fn start_modules(
         let guarded = smez_service::boxed(Guarded::new(server, def.name, auth.clone(), metrics.clone()));
         grpc.add_named(def.grpc_name, guarded.clone());
         locals.insert(def.name, guarded);
+    }
+    // Every service is built: calls between them may start.
+    for peers in all_peers {
+        peers.set_locals(locals.clone());
     }
     for worker in &plan.workers {
         // A worker pool writes its service's database; opening it applies any
@@ -247,9 +272,6 @@ async fn start_modules(
         );
         readiness.set(worker, ModuleState::Running);
     }
-
-    // Publisher and analytics call platforms: real hosts or the simulators.
-    let platforms = crate::platforms::resolve(settings, plan).await?;
 
     let mut health_entries = None;
     if !plan.services.is_empty() {
@@ -308,8 +330,8 @@ struct Started {
     bus: Bus,
     /// The gRPC health reporter and the entries it serves, to report NOT_SERVING at shutdown.
     health: Option<(tonic_health::server::HealthReporter, Vec<&'static str>)>,
-    /// The platform hosts (and in-process simulators) for publisher and analytics.
-    #[allow(dead_code)] // read by the publisher and analytics features (issues 6, 9, 10)
+    /// Keeps the in-process platform simulators (if any) running.
+    #[allow(dead_code)]
     platforms: Option<crate::platforms::PlatformHosts>,
 }
 
