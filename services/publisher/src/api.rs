@@ -1,0 +1,152 @@
+//! The gRPC API: who is calling, then the operation on [`Core`].
+//!
+//! Connection RPCs are the gateway acting for a member of the active
+//! workspace; the member (user, workspace, role) comes from the caller's
+//! internal token, never the request. `GetUsableAccessToken` serves the
+//! publisher's own workers and analytics.
+
+use std::sync::Arc;
+
+use smez_kit::Error;
+use smez_kit::roles::{Permission, Role};
+use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
+use smez_proto::publisher::v1::publisher_service_server::PublisherService;
+use smez_proto::publisher::v1::{
+    CompleteConnectRequest, CompleteConnectResponse, Connection, ConnectionRef, DisconnectResponse,
+    ListConnectionsRequest, ListConnectionsResponse, PendingChoice, PendingChoiceRef, SelectPendingAccountRequest,
+    StartConnectRequest, StartConnectResponse, UsableAccessToken, UsableAccessTokenRequest,
+};
+use tonic::{Request, Response, Status};
+
+use crate::core::{Core, Member};
+
+/// The one service that acts for users here (the browser-facing edge).
+const GATEWAY: &str = "gateway";
+/// Who may have a usable access token: the publisher's workers and analytics.
+const TOKEN_USERS: &[&str] = &["publisher", "analytics"];
+
+pub struct PublisherApi {
+    core: Arc<Core>,
+}
+
+impl PublisherApi {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+}
+
+/// The member the gateway acts for, if the member's role allows `permission`
+/// (the gateway checked; this is the second wall).
+fn acting_member<T>(request: &Request<T>, rpc: &'static str, permission: Permission) -> Result<Member, Status> {
+    let caller = smez_kit::grpc::caller(request)?;
+    if caller.service != GATEWAY {
+        tracing::warn!(caller = %caller.service, rpc, "authz_fail: only the gateway may act for users here");
+        return Err(Error::permission_denied(format!("the {} service may not call {rpc}", caller.service)).into());
+    }
+    let on_behalf_of = caller
+        .on_behalf_of
+        .as_ref()
+        .ok_or_else(|| Error::unauthenticated("this call must name the member it is made for"))?;
+    let (Some(workspace_id), Some(role)) = (&on_behalf_of.workspace_id, &on_behalf_of.role) else {
+        return Err(Error::unauthenticated("this call must name the workspace and the member's role").into());
+    };
+    let allowed = role.parse::<Role>().is_ok_and(|role| role.allows(permission));
+    if !allowed {
+        return Err(Error::permission_denied(format!("{permission} is needed")).into());
+    }
+    Ok(Member {
+        user_id: on_behalf_of.user_id.clone(),
+        workspace_id: workspace_id.clone(),
+        role: role.clone(),
+    })
+}
+
+fn respond<T>(outcome: Result<T, Error>) -> Result<Response<T>, Status> {
+    outcome.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl PublisherService for PublisherApi {
+    async fn get_service_info(&self, request: Request<GetServiceInfoRequest>) -> Result<Response<ServiceInfo>, Status> {
+        self.core.ctx.service_info(&request).await
+    }
+
+    async fn start_connect(
+        &self,
+        request: Request<StartConnectRequest>,
+    ) -> Result<Response<StartConnectResponse>, Status> {
+        let member = acting_member(&request, "StartConnect", Permission::IntegrationsManage)?;
+        respond(self.core.start_connect(&member, request.into_inner()).await)
+    }
+
+    async fn complete_connect(
+        &self,
+        request: Request<CompleteConnectRequest>,
+    ) -> Result<Response<CompleteConnectResponse>, Status> {
+        let member = acting_member(&request, "CompleteConnect", Permission::IntegrationsManage)?;
+        respond(self.core.complete_connect(&member, request.into_inner()).await)
+    }
+
+    async fn get_pending_choice(&self, request: Request<PendingChoiceRef>) -> Result<Response<PendingChoice>, Status> {
+        let member = acting_member(&request, "GetPendingChoice", Permission::IntegrationsManage)?;
+        respond(self.core.pending_choice(&member, &request.get_ref().pending_id).await)
+    }
+
+    async fn select_pending_account(
+        &self,
+        request: Request<SelectPendingAccountRequest>,
+    ) -> Result<Response<Connection>, Status> {
+        let member = acting_member(&request, "SelectPendingAccount", Permission::IntegrationsManage)?;
+        let choice = request.into_inner();
+        respond(
+            self.core
+                .select_account(&member, &choice.pending_id, &choice.account_id)
+                .await,
+        )
+    }
+
+    async fn list_connections(
+        &self,
+        request: Request<ListConnectionsRequest>,
+    ) -> Result<Response<ListConnectionsResponse>, Status> {
+        let member = acting_member(&request, "ListConnections", Permission::ContentRead)?;
+        let include_revoked = request.get_ref().include_revoked;
+        respond(
+            self.core
+                .list(&member.workspace_id, include_revoked)
+                .await
+                .map(|connections| ListConnectionsResponse { connections }),
+        )
+    }
+
+    async fn get_connection(&self, request: Request<ConnectionRef>) -> Result<Response<Connection>, Status> {
+        let member = acting_member(&request, "GetConnection", Permission::ContentRead)?;
+        respond(self.core.get(&member.workspace_id, &request.get_ref().connection_id).await)
+    }
+
+    async fn disconnect(&self, request: Request<ConnectionRef>) -> Result<Response<DisconnectResponse>, Status> {
+        let member = acting_member(&request, "Disconnect", Permission::IntegrationsManage)?;
+        let reason = format!("disconnected by user {}", member.user_id);
+        respond(
+            self.core
+                .disconnect(&member.workspace_id, &request.get_ref().connection_id, &reason)
+                .await,
+        )
+    }
+
+    async fn get_usable_access_token(
+        &self,
+        request: Request<UsableAccessTokenRequest>,
+    ) -> Result<Response<UsableAccessToken>, Status> {
+        let caller = smez_kit::grpc::caller(&request)?;
+        if !TOKEN_USERS.contains(&caller.service.as_str()) {
+            tracing::warn!(caller = %caller.service, "authz_fail: access tokens are for the publisher and analytics");
+            return Err(Error::permission_denied(format!(
+                "the {} service may not have access tokens",
+                caller.service
+            ))
+            .into());
+        }
+        respond(self.core.usable_token(request.get_ref()).await)
+    }
+}
