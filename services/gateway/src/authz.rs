@@ -15,6 +15,9 @@ use crate::client::Client;
 use crate::state::Gateway;
 use crate::ttl_cache::TtlCache;
 
+/// The header that names the active workspace for clients without cookies.
+pub(crate) const WORKSPACE_HEADER: &str = "x-smez-workspace";
+
 /// Remembered "yes" answers: (user, workspace, permission) → role.
 pub(crate) type PermissionCache = TtlCache<(String, String, Permission), String>;
 
@@ -174,6 +177,34 @@ impl Gateway {
             self.forget_permissions(workspace_id);
         }
         self.record_event(user, client, note).await;
+    }
+
+    /// The workspace the request names as active: the `X-Smez-Workspace`
+    /// header (clients without cookies) or the workspace cookie.
+    pub fn active_workspace(&self, headers: &http::HeaderMap) -> Option<String> {
+        headers
+            .get(WORKSPACE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| crate::cookies::read(headers, &self.cookies.workspace))
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// The caller as a member of the active workspace holding `permission`.
+    pub async fn authorize_active(
+        &self,
+        user: &Authenticated,
+        client: &Client,
+        headers: &http::HeaderMap,
+        permission: Permission,
+    ) -> Result<Member, Error> {
+        let workspace_id = self.active_workspace(headers).ok_or_else(|| {
+            Error::new(
+                ErrorCode::Conflict,
+                "no active workspace: activate one (POST /v1/workspaces/{id}/activate) or send X-Smez-Workspace",
+            )
+        })?;
+        self.authorize(user, client, &workspace_id, permission).await
     }
 
     /// Forgets cached answers about `workspace_id`.

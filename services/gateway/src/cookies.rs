@@ -15,6 +15,8 @@ pub(crate) struct CookieNames {
     pub refresh: String,
     pub workspace: String,
     pub csrf: String,
+    /// Binds an OAuth connect to the browser that started it.
+    pub oauth_browser: String,
     secure: bool,
 }
 
@@ -27,6 +29,7 @@ impl CookieNames {
             refresh: format!("{prefix}smez_refresh"),
             workspace: format!("{prefix}smez_workspace"),
             csrf: format!("{prefix}smez_csrf"),
+            oauth_browser: format!("{prefix}smez_oauth_browser"),
             secure,
         }
     }
@@ -59,6 +62,17 @@ impl CookieNames {
             headers.append(SET_COOKIE, self.clear(name, http_only));
         }
     }
+}
+
+/// A random cookie value (the CSRF token, the OAuth browser binding): 192 bits, base64url.
+pub(crate) fn random_value() -> String {
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 24];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system RNG works");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The value of cookie `name` in the request, if sent.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use smez_kit::Settings;
 use smez_kit::grpc::Transport;
 use smez_proto::auth::v1::auth_service_client::AuthServiceClient;
+use smez_proto::publisher::v1::publisher_service_client::PublisherServiceClient;
 use smez_proto::workspace::v1::workspace_service_client::WorkspaceServiceClient;
 use smez_service::ServiceDef;
 
@@ -27,6 +28,7 @@ pub(crate) struct Inner {
     pub upstreams: Vec<Upstream>,
     pub auth: AuthServiceClient<Transport>,
     pub workspace: WorkspaceServiceClient<Transport>,
+    pub publisher: PublisherServiceClient<Transport>,
     pub settings: Arc<Settings>,
     pub cookies: CookieNames,
     pub tokens: TokenVerifier,
@@ -58,6 +60,7 @@ impl Gateway {
         };
         let auth = AuthServiceClient::new(transport("auth")?);
         let workspace = WorkspaceServiceClient::new(transport("workspace")?);
+        let publisher = PublisherServiceClient::new(transport("publisher")?);
         let gateway = &settings.gateway;
         let origins = std::iter::once(gateway.public_origin.clone())
             .chain(gateway.allowed_origins.iter().cloned())
@@ -85,6 +88,7 @@ impl Gateway {
             upstreams,
             auth,
             workspace,
+            publisher,
             settings,
         })))
     }

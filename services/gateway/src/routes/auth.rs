@@ -64,17 +64,6 @@ pub(crate) struct SessionBody {
     token_type: Option<&'static str>,
 }
 
-/// A random value for the double-submit CSRF cookie.
-fn csrf_token() -> String {
-    use base64::Engine;
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 24];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the system RNG works");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// The answer for a new or refreshed session: cookies for the web, body for mobile.
 fn session_response(gateway: &Gateway, headers: &HeaderMap, status: StatusCode, session: Session) -> Response {
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -102,7 +91,7 @@ fn session_response(gateway: &Gateway, headers: &HeaderMap, status: StatusCode, 
             SET_COOKIE,
             names.set(&names.refresh, &session.refresh_token, refresh_age, true),
         );
-        cookies.append(SET_COOKIE, names.set(&names.csrf, &csrf_token(), refresh_age, false));
+        cookies.append(SET_COOKIE, names.set(&names.csrf, &crate::cookies::random_value(), refresh_age, false));
     }
     response
 }

@@ -15,7 +15,6 @@ use super::{UserBody, WorkspaceBody, upstream};
 use crate::authn::Authenticated;
 use crate::authz::for_member;
 use crate::client::Client;
-use crate::cookies;
 use crate::state::Gateway;
 
 #[derive(Serialize, ToSchema)]
@@ -24,9 +23,6 @@ pub(crate) struct MeBody {
     /// The active workspace (cookie or `X-Smez-Workspace`), if the user is still a member.
     active_workspace: Option<WorkspaceBody>,
 }
-
-/// The header that names the active workspace for clients without cookies.
-pub(crate) const WORKSPACE_HEADER: &str = "x-smez-workspace";
 
 /// The signed-in user and the active workspace.
 #[utoipa::path(get, path = "/v1/me", tag = "me", responses((status = 200, body = MeBody), (status = 401)))]
@@ -47,11 +43,7 @@ pub(crate) async fn get_me(
             e => e,
         })?
         .into_inner();
-    let active = headers
-        .get(WORKSPACE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| cookies::read(&headers, &gateway.cookies.workspace))
-        .map(str::to_owned);
+    let active = gateway.active_workspace(&headers);
     let active_workspace = match active {
         Some(workspace_id) => match gateway
             .check_permission(&user, &workspace_id, Permission::ContentRead)

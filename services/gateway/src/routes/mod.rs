@@ -2,6 +2,7 @@
 //! the document cannot drift from the router.
 
 mod auth;
+mod integrations;
 mod me;
 mod members;
 pub(crate) mod meta;
@@ -32,6 +33,13 @@ pub(crate) fn api() -> OpenApiRouter<Gateway> {
         .routes(routes!(members::change_role, members::remove))
         .routes(routes!(members::invite))
         .routes(routes!(members::accept))
+        .routes(routes!(integrations::list))
+        .routes(routes!(integrations::get, integrations::disconnect))
+        .routes(routes!(integrations::connect))
+        .routes(routes!(integrations::callback))
+        .routes(routes!(integrations::outcome))
+        .routes(routes!(integrations::pending))
+        .routes(routes!(integrations::select))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::status))
 }
