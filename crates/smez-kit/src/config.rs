@@ -260,7 +260,10 @@ impl IntegrationsSettings {
     /// Where the browser lands after a callback (an outcome is added to its query).
     pub fn landing_url(&self, gateway: &GatewaySettings) -> String {
         if self.frontend_url.is_empty() {
-            format!("{}/v1/integrations/outcome", gateway.public_origin.trim_end_matches('/'))
+            format!(
+                "{}/v1/integrations/outcome",
+                gateway.public_origin.trim_end_matches('/')
+            )
         } else {
             self.frontend_url.clone()
         }
@@ -656,8 +659,16 @@ impl Settings {
                 "must be base64 of exactly 32 bytes",
             ));
         }
-        check_url_scheme("integrations.redirect_base", &integrations.redirect_base, &["http", "https"])?;
-        check_url_scheme("integrations.frontend_url", &integrations.frontend_url, &["http", "https"])?;
+        check_url_scheme(
+            "integrations.redirect_base",
+            &integrations.redirect_base,
+            &["http", "https"],
+        )?;
+        check_url_scheme(
+            "integrations.frontend_url",
+            &integrations.frontend_url,
+            &["http", "https"],
+        )?;
         if !(60..=3600).contains(&integrations.state_ttl_secs) {
             return Err(ConfigError::invalid(
                 "integrations.state_ttl_secs",
@@ -671,7 +682,10 @@ impl Settings {
             ));
         }
         for (key, value) in [
-            ("integrations.refresh_check_interval_secs", integrations.refresh_check_interval_secs),
+            (
+                "integrations.refresh_check_interval_secs",
+                integrations.refresh_check_interval_secs,
+            ),
             ("integrations.refresh_lease_secs", integrations.refresh_lease_secs),
         ] {
             if value == 0 {

@@ -9,7 +9,10 @@ const TIKTOK_PUBLISHING: &[&str] = &["user.info.basic", "video.publish"];
 const TIKTOK_ANALYTICS: &[&str] = &["video.list"];
 
 const INSTAGRAM_PUBLISHING: &[&str] = &["instagram_business_basic", "instagram_business_content_publish"];
-const INSTAGRAM_ANALYTICS: &[&str] = &["instagram_business_manage_insights", "instagram_business_manage_comments"];
+const INSTAGRAM_ANALYTICS: &[&str] = &[
+    "instagram_business_manage_insights",
+    "instagram_business_manage_comments",
+];
 
 const YOUTUBE_PUBLISHING: &[&str] = &["https://www.googleapis.com/auth/youtube.upload"];
 const YOUTUBE_ANALYTICS: &[&str] = &["https://www.googleapis.com/auth/youtube.readonly"];

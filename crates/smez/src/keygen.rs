@@ -41,7 +41,10 @@ pub fn deployment_keys() -> String {
     );
     let _ = writeln!(out, "# The vault process alone.");
     let _ = writeln!(out, "SMEZ_VAULT__ROOT_KEY={}", smez_vault::generate_root_key());
-    let _ = writeln!(out, "# The publisher processes (service and workers): signs OAuth states.");
+    let _ = writeln!(
+        out,
+        "# The publisher processes (service and workers): signs OAuth states."
+    );
     let _ = writeln!(
         out,
         "SMEZ_INTEGRATIONS__STATE_KEY={}",

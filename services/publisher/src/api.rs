@@ -121,7 +121,11 @@ impl PublisherService for PublisherApi {
 
     async fn get_connection(&self, request: Request<ConnectionRef>) -> Result<Response<Connection>, Status> {
         let member = acting_member(&request, "GetConnection", Permission::ContentRead)?;
-        respond(self.core.get(&member.workspace_id, &request.get_ref().connection_id).await)
+        respond(
+            self.core
+                .get(&member.workspace_id, &request.get_ref().connection_id)
+                .await,
+        )
     }
 
     async fn disconnect(&self, request: Request<ConnectionRef>) -> Result<Response<DisconnectResponse>, Status> {
@@ -141,11 +145,9 @@ impl PublisherService for PublisherApi {
         let caller = smez_kit::grpc::caller(&request)?;
         if !TOKEN_USERS.contains(&caller.service.as_str()) {
             tracing::warn!(caller = %caller.service, "authz_fail: access tokens are for the publisher and analytics");
-            return Err(Error::permission_denied(format!(
-                "the {} service may not have access tokens",
-                caller.service
-            ))
-            .into());
+            return Err(
+                Error::permission_denied(format!("the {} service may not have access tokens", caller.service)).into(),
+            );
         }
         respond(self.core.usable_token(request.get_ref()).await)
     }

@@ -116,15 +116,13 @@ impl Core {
     ) -> Result<CompleteConnectResponse, Error> {
         let platform = parse_platform(&request.platform)?;
         let Some((state_id, tag)) = split(&request.state) else {
-            return Ok(refused("state_malformed", "the state is missing or not one Smez issued"));
+            return Ok(refused(
+                "state_malformed",
+                "the state is missing or not one Smez issued",
+            ));
         };
         let browser_binding = checked_binding(&request.browser_binding).unwrap_or("");
-        let Some(stored) = self
-            .repo
-            .state(&member.workspace_id, state_id)
-            .await
-            .map_err(storage)?
-        else {
+        let Some(stored) = self.repo.state(&member.workspace_id, state_id).await.map_err(storage)? else {
             return Ok(refused(
                 "state_unknown",
                 "this connect was not started in the active workspace (or has been cleaned up)",
@@ -137,13 +135,21 @@ impl Core {
             ));
         }
         if stored.user_id != member.user_id {
-            return Ok(refused("state_user_mismatch", "the connect was started by another user"));
+            return Ok(refused(
+                "state_user_mismatch",
+                "the connect was started by another user",
+            ));
         }
         if stored.browser_binding != browser_binding {
             return Ok(refused(
                 "state_browser_mismatch",
                 "the connect was started in another browser",
             ));
+        }
+        // The stored expiry is the authority (an expired state is refused
+        // before anything is spent); the signature below also covers it.
+        if stored.expires_at_ms < now_ms() {
+            return Ok(refused("state_expired", "the connect took too long; start again"));
         }
         let bindings = Bindings {
             state_id,
@@ -156,11 +162,14 @@ impl Core {
         if !self.signer.verify(tag, &bindings) {
             return Ok(refused("state_tampered", "the state's signature does not match"));
         }
-        if stored.used_at_ms.is_some() || !self.repo.use_state(&member.workspace_id, state_id).await.map_err(storage)? {
+        if stored.used_at_ms.is_some()
+            || !self
+                .repo
+                .use_state(&member.workspace_id, state_id)
+                .await
+                .map_err(storage)?
+        {
             return Ok(refused("state_replayed", "this connect has already come back once"));
-        }
-        if stored.expires_at_ms < now_ms() {
-            return Ok(refused("state_expired", "the connect took too long; start again"));
         }
         if !request.error.is_empty() {
             let reason = if request.error == "access_denied" {
@@ -203,7 +212,10 @@ impl Core {
             Err(e) => return Err(Error::unavailable(format!("{platform} account lookup: {e}"))),
         };
         match accounts.as_slice() {
-            [] => Ok(refused("no_account", format!("this {platform} login has no account to publish to"))),
+            [] => Ok(refused(
+                "no_account",
+                format!("this {platform} login has no account to publish to"),
+            )),
             [account] => {
                 let (connection, reconnected) = self
                     .connect_account(member, platform, account, &tokens, exchanged_at_ms)
@@ -309,7 +321,10 @@ impl Core {
         let row = self.pending_row(member, pending_id).await?;
         let offered: Vec<StoredChoice> = serde_json::from_str(&row.accounts_json).map_err(Error::internal)?;
         if !offered.iter().any(|a| a.id == account_id) {
-            return Err(Error::invalid_field("account_id", "not one of the accounts this login offered"));
+            return Err(Error::invalid_field(
+                "account_id",
+                "not one of the accounts this login offered",
+            ));
         }
         let platform = parse_platform(&row.platform)?;
         let payload = self
@@ -491,4 +506,3 @@ impl From<StoredChoice> for AccountChoice {
         }
     }
 }
-

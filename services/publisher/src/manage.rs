@@ -83,7 +83,11 @@ impl Core {
             Err(e) => return (false, e.message),
         };
         let mut tokens = Vec::new();
-        match self.vault.access_token(&row.workspace_id, &row.connection_id, "revoke").await {
+        match self
+            .vault
+            .access_token(&row.workspace_id, &row.connection_id, "revoke")
+            .await
+        {
             Ok(token) => tokens.push(token),
             Err(status) if status.code() == tonic::Code::NotFound => {
                 return (false, "no tokens were stored".to_owned());
@@ -110,11 +114,17 @@ impl Core {
     pub async fn forget_user(&self, user_id: &str) -> anyhow::Result<()> {
         for row in self.repo.connected_by(user_id).await? {
             if row.status != REVOKED {
-                self.disconnect(&row.workspace_id, &row.connection_id, "the account that connected it was deleted")
-                    .await
-                    .map_err(|e| anyhow::anyhow!("disconnecting {}: {}", row.connection_id, e.message))?;
+                self.disconnect(
+                    &row.workspace_id,
+                    &row.connection_id,
+                    "the account that connected it was deleted",
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("disconnecting {}: {}", row.connection_id, e.message))?;
             }
-            self.repo.clear_connected_by(&row.workspace_id, &row.connection_id).await?;
+            self.repo
+                .clear_connected_by(&row.workspace_id, &row.connection_id)
+                .await?;
         }
         // Cross-tenant by nature: the user's flows span workspaces.
         let txn = self.repo.store().begin_cross_tenant().await?;

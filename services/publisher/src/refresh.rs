@@ -41,7 +41,10 @@ impl Core {
         let workspace_id = request.workspace_id.as_str();
         let connection_id = request.connection_id.as_str();
         if workspace_id.is_empty() || connection_id.is_empty() {
-            return Err(Error::invalid_field("connection_id", "workspace_id and connection_id are required"));
+            return Err(Error::invalid_field(
+                "connection_id",
+                "workspace_id and connection_id are required",
+            ));
         }
         let purpose = if request.purpose.is_empty() {
             "unspecified"
@@ -65,7 +68,9 @@ impl Core {
                 .await
                 .map_err(storage)?
             {
-                return self.refresh_holding(workspace_id, connection_id, &owner, request, purpose).await;
+                return self
+                    .refresh_holding(workspace_id, connection_id, &owner, request, purpose)
+                    .await;
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::unavailable(
@@ -162,7 +167,8 @@ impl Core {
             .await
             .map_err(upstream)?
         else {
-            self.needs_reauthorization(row, "the platform gave no refresh token").await;
+            self.needs_reauthorization(row, "the platform gave no refresh token")
+                .await;
             return Err(reauthorize(row));
         };
         let refreshed_at = now_ms();
@@ -174,7 +180,9 @@ impl Core {
             }
             Err(e) => {
                 tracing::warn!(connection_id = %row.connection_id, %platform, error = %e, "token refresh failed; the connection stays active");
-                return Err(Error::unavailable(format!("{platform} token refresh failed for now: {e}")));
+                return Err(Error::unavailable(format!(
+                    "{platform} token refresh failed for now: {e}"
+                )));
             }
         };
         // A platform that does not rotate sends no refresh token: keep ours
@@ -316,7 +324,10 @@ impl Core {
 fn reauthorize(row: &ConnectionRow) -> Error {
     Error::new(
         ErrorCode::Conflict,
-        format!("the {} grant was revoked or expired: the user must reconnect", row.platform),
+        format!(
+            "the {} grant was revoked or expired: the user must reconnect",
+            row.platform
+        ),
     )
 }
 

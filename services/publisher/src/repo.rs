@@ -165,7 +165,11 @@ impl Repo {
     }
 
     pub async fn connections(&self, workspace_id: &str, include_revoked: bool) -> Result<Vec<ConnectionRow>, DbErr> {
-        let filter = if include_revoked { "" } else { " AND status <> 'revoked'" };
+        let filter = if include_revoked {
+            ""
+        } else {
+            " AND status <> 'revoked'"
+        };
         let rows = self
             .query(
                 Scope::Workspace(workspace_id),
@@ -220,7 +224,11 @@ impl Repo {
         let txn = self.store.begin_in_workspace(new.workspace_id).await?;
         let backend = txn.get_database_backend();
         // Locked on PostgreSQL; SQLite's write transaction is exclusive already.
-        let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };
+        let lock = if backend == DbBackend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
         let existing = txn
             .query_all_raw(statement(
                 backend,

@@ -104,7 +104,9 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 /// `(state_id, tag)` of a presented state, if it has the shape Smez issues.
 pub fn split(state: &str) -> Option<(&str, &str)> {
     let (id, tag) = state.split_once('.')?;
-    let base64url = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let base64url = |s: &str| {
+        !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     (base64url(id) && base64url(tag)).then_some((id, tag))
 }
 

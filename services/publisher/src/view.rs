@@ -24,7 +24,11 @@ pub fn status(row: &ConnectionRow, now_ms: i64, warning_ms: i64) -> &str {
 
 pub fn connection(row: &ConnectionRow, now_ms: i64, warning_ms: i64) -> Connection {
     let platform: Option<Platform> = row.platform.parse().ok();
-    let missing = |feature| platform.map(|p| p.missing_for(feature, &row.scopes)).unwrap_or_default();
+    let missing = |feature| {
+        platform
+            .map(|p| p.missing_for(feature, &row.scopes))
+            .unwrap_or_default()
+    };
     Connection {
         id: row.connection_id.clone(),
         platform: row.platform.clone(),

@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod collector;
 mod distributed;
 mod embedded;
 mod process;

@@ -91,7 +91,10 @@ fn session_response(gateway: &Gateway, headers: &HeaderMap, status: StatusCode, 
             SET_COOKIE,
             names.set(&names.refresh, &session.refresh_token, refresh_age, true),
         );
-        cookies.append(SET_COOKIE, names.set(&names.csrf, &crate::cookies::random_value(), refresh_age, false));
+        cookies.append(
+            SET_COOKIE,
+            names.set(&names.csrf, &crate::cookies::random_value(), refresh_age, false),
+        );
     }
     response
 }

@@ -467,7 +467,12 @@ pub(crate) async fn disconnect(
     let answer = gateway
         .publisher
         .clone()
-        .disconnect(for_member(ConnectionRef { connection_id: id.clone() }, &member))
+        .disconnect(for_member(
+            ConnectionRef {
+                connection_id: id.clone(),
+            },
+            &member,
+        ))
         .await
         .map_err(upstream)?
         .into_inner();

@@ -5,6 +5,7 @@
 mod accounts;
 mod attacks;
 mod deletion;
+mod integrations;
 mod workspaces;
 
 use std::collections::HashMap;
@@ -97,6 +98,27 @@ impl Stack {
         }
     }
 
+    /// Runs one statement in `service`'s database as its owner (a test
+    /// reaching past the API on purpose, e.g. to age a row).
+    pub async fn execute(&self, service: &str, sql: &str) -> u64 {
+        let db = match self.shape {
+            Shape::Sqlite => {
+                let path = self.dir.join("data/db").join(format!("{service}.sqlite"));
+                Database::connect(format!("sqlite://{}?mode=rw", path.display()))
+                    .await
+                    .unwrap()
+            }
+            Shape::Postgres => self.db(service).await,
+        };
+        let affected = db
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .rows_affected();
+        db.close().await.unwrap();
+        affected
+    }
+
     pub fn schema(&self, service: &str) -> String {
         format!("{}{service}", self.schema_prefix)
     }
@@ -136,6 +158,7 @@ impl Stack {
             http: self.http.clone(),
             cookies: HashMap::new(),
             origins: vec![ORIGIN.to_owned()],
+            seen: Vec::new(),
         }
     }
 
@@ -246,6 +269,9 @@ pub struct Browser {
     pub cookies: HashMap<String, String>,
     /// The `Origin` headers it sends (a page of the web app sends one: ORIGIN).
     pub origins: Vec<String>,
+    /// Every answer the gateway gave it (headers and body), for "this
+    /// secret never reached the browser" checks.
+    pub seen: Vec<String>,
 }
 
 impl Browser {
@@ -267,15 +293,7 @@ impl Browser {
         for origin in &self.origins {
             request = request.header("origin", origin);
         }
-        if !self.cookies.is_empty() {
-            let line = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            request = request.header("cookie", line);
-        }
+        request = self.with_cookies(request);
         if csrf && let Some(token) = self.cookies.get("smez_csrf") {
             request = request.header("x-csrf-token", token);
         }
@@ -283,6 +301,25 @@ impl Browser {
             request = request.json(&body);
         }
         let reply = Reply::from(request.send().await.unwrap()).await;
+        self.remember(&reply);
+        reply
+    }
+
+    fn with_cookies(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if self.cookies.is_empty() {
+            return request;
+        }
+        let line = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        request.header("cookie", line)
+    }
+
+    fn remember(&mut self, reply: &Reply) {
+        self.seen.push(format!("{:?} {}", reply.headers, reply.body));
         for line in reply.set_cookies() {
             let pair = line.split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();
@@ -292,7 +329,41 @@ impl Browser {
                 self.cookies.insert(name.to_owned(), value.to_owned());
             }
         }
-        reply
+    }
+
+    /// A top-level navigation to `url`, following redirects one hop at a
+    /// time as a browser does: [`ORIGIN`] is this stack's gateway (it sends
+    /// the cookies there, and only there); other hosts (the platform
+    /// simulators) are reached as they are. Returns the URL of every hop
+    /// and the last answer.
+    pub async fn navigate(&mut self, url: &str) -> (Vec<String>, Reply) {
+        let http = crate::process::http_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut hops = vec![url.to_owned()];
+        let mut current = url.to_owned();
+        for _ in 0..10 {
+            let request = match current.strip_prefix(ORIGIN) {
+                Some(path) => self.with_cookies(http.get(format!("{}{path}", self.base))),
+                None => http.get(&current),
+            };
+            let reply = Reply::from(request.header("user-agent", "smez-it-browser").send().await.unwrap()).await;
+            if current.starts_with(ORIGIN) {
+                self.remember(&reply);
+            }
+            let Some(location) = reply.headers.get(reqwest::header::LOCATION) else {
+                return (hops, reply);
+            };
+            let next = reqwest::Url::parse(&current)
+                .unwrap()
+                .join(location.to_str().unwrap())
+                .unwrap()
+                .to_string();
+            hops.push(next.clone());
+            current = next;
+        }
+        panic!("more than 10 redirects: {hops:?}");
     }
 
     pub async fn signup(&mut self, email: &str, name: &str) -> Reply {
