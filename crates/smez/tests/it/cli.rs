@@ -98,6 +98,10 @@ fn the_vault_refuses_to_start_in_production_without_a_root_key() {
     assert_eq!(code, 2);
     assert!(stderr.contains("vault.root_key: required in production"), "{stderr}");
     assert!(
+        stderr.contains("integrations.state_key: required in production"),
+        "every missing key is named at once: {stderr}"
+    );
+    assert!(
         !stdout.contains("HTTP listening"),
         "refused before anything starts: {stdout}"
     );

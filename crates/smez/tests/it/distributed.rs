@@ -52,6 +52,13 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
             // Only the vault process holds the root key.
             env.insert("SMEZ_VAULT__ROOT_KEY".to_owned(), smez_vault::generate_root_key());
         }
+        if name == "publisher" {
+            // Only the publisher signs OAuth states.
+            env.insert(
+                "SMEZ_INTEGRATIONS__STATE_KEY".to_owned(),
+                smez_publisher::state::generate_key(),
+            );
+        }
         services.push(Smez::start(name, &["serve", name], &env, &dir));
     }
     for service in &mut services {

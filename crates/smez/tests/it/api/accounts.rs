@@ -280,6 +280,7 @@ async fn production_cookies_are_secure_and_host_prefixed() {
     let internal = smez_kit::identity::generate_key().signing_key;
     let access = smez_kit::identity::generate_key().signing_key;
     let root = smez_vault::generate_root_key();
+    let state = smez_publisher::state::generate_key();
     let stack = Stack::start(
         super::Shape::Sqlite,
         &[
@@ -287,6 +288,7 @@ async fn production_cookies_are_secure_and_host_prefixed() {
             ("SMEZ_INTERNAL_AUTH__SIGNING_KEY", &internal),
             ("SMEZ_AUTH__SIGNING_KEYS", &access),
             ("SMEZ_VAULT__ROOT_KEY", &root),
+            ("SMEZ_INTEGRATIONS__STATE_KEY", &state),
         ],
     )
     .await;
