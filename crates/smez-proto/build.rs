@@ -32,6 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_rerun_if_changed(false)
         // Messages that carry secrets get a redacting Debug (src/redact.rs).
         .skip_debug(SECRET_MESSAGES)
+        // Upload and download chunks pass through without a copy.
+        .bytes(".smez.media.v1")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -68,6 +68,7 @@ pub struct Settings {
     pub workspace: WorkspaceSettings,
     pub gateway: GatewaySettings,
     pub integrations: IntegrationsSettings,
+    pub media: MediaSettings,
     pub platforms: PlatformsSettings,
     pub shutdown: ShutdownSettings,
     pub services: HashMap<String, String>,
@@ -282,6 +283,77 @@ impl std::fmt::Debug for IntegrationsSettings {
             .field("refresh_check_interval_secs", &self.refresh_check_interval_secs)
             .field("refresh_lease_secs", &self.refresh_lease_secs)
             .field("expiring_warning_secs", &self.expiring_warning_secs)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    pub store: MediaStoreKind,
+    pub local_dir: String,
+    pub upload_dir: String,
+    pub s3_bucket: String,
+    pub s3_prefix: String,
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+    pub s3_allow_http: bool,
+    pub max_upload_bytes: u64,
+    pub workspace_quota_bytes: u64,
+    pub max_transcript_bytes: u64,
+    pub resumable_ttl_secs: u64,
+    pub ffmpeg: String,
+    pub ffprobe: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaStoreKind {
+    Local,
+    S3,
+}
+
+impl MediaSettings {
+    /// Where the local store keeps objects: `local_dir`, or `data_dir/media`.
+    pub fn local_root(&self, data_dir: &std::path::Path) -> PathBuf {
+        if self.local_dir.is_empty() {
+            data_dir.join("media")
+        } else {
+            PathBuf::from(&self.local_dir)
+        }
+    }
+
+    /// Where uploads are received before they are checked: `upload_dir`, or `data_dir/uploads`.
+    pub fn upload_root(&self, data_dir: &std::path::Path) -> PathBuf {
+        if self.upload_dir.is_empty() {
+            data_dir.join("uploads")
+        } else {
+            PathBuf::from(&self.upload_dir)
+        }
+    }
+}
+
+impl std::fmt::Debug for MediaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaSettings")
+            .field("store", &self.store)
+            .field("local_dir", &self.local_dir)
+            .field("upload_dir", &self.upload_dir)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_prefix", &self.s3_prefix)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_region", &self.s3_region)
+            .field("s3_access_key_id", &self.s3_access_key_id)
+            .field("s3_secret_access_key", &redacted(&self.s3_secret_access_key))
+            .field("s3_allow_http", &self.s3_allow_http)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("workspace_quota_bytes", &self.workspace_quota_bytes)
+            .field("max_transcript_bytes", &self.max_transcript_bytes)
+            .field("resumable_ttl_secs", &self.resumable_ttl_secs)
+            .field("ffmpeg", &self.ffmpeg)
+            .field("ffprobe", &self.ffprobe)
             .finish()
     }
 }
@@ -505,6 +577,7 @@ impl Settings {
         self.validate_gateway()?;
         self.validate_platforms()?;
         self.validate_integrations()?;
+        self.validate_media()?;
         if self.workspace.invitation_ttl_secs == 0 || self.workspace.purge_retry_secs == 0 {
             let key = if self.workspace.invitation_ttl_secs == 0 {
                 "workspace.invitation_ttl_secs"
@@ -690,6 +763,45 @@ impl Settings {
         ] {
             if value == 0 {
                 return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_media(&self) -> Result<(), ConfigError> {
+        let media = &self.media;
+        if media.store == MediaStoreKind::S3 && media.s3_bucket.is_empty() {
+            return Err(ConfigError::invalid(
+                "media.s3_bucket",
+                "required when media.store = \"s3\"",
+            ));
+        }
+        check_url_scheme("media.s3_endpoint", &media.s3_endpoint, &["http", "https"])?;
+        if media.s3_access_key_id.is_empty() != media.s3_secret_access_key.is_empty() {
+            return Err(ConfigError::invalid(
+                "media.s3_secret_access_key",
+                "s3_access_key_id and s3_secret_access_key go together",
+            ));
+        }
+        for (key, value) in [
+            ("media.max_upload_bytes", media.max_upload_bytes),
+            ("media.workspace_quota_bytes", media.workspace_quota_bytes),
+            ("media.max_transcript_bytes", media.max_transcript_bytes),
+            ("media.resumable_ttl_secs", media.resumable_ttl_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if media.max_transcript_bytes > 3 * 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "media.max_transcript_bytes",
+                "at most 3 MiB (a transcript travels in one gRPC message)",
+            ));
+        }
+        for (key, value) in [("media.ffmpeg", &media.ffmpeg), ("media.ffprobe", &media.ffprobe)] {
+            if value.is_empty() {
+                return Err(ConfigError::invalid(key, "must name a program"));
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! one only adds its own queries, jobs and tables.
 
 pub mod events;
+pub mod member;
 pub mod peers;
 pub mod purge;
 pub mod sandbox;

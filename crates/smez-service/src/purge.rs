@@ -259,18 +259,45 @@ pub struct Holds {
     pub users: bool,
 }
 
+/// Work a holder does before its rows go, for what is not in its database
+/// (stored objects, temp files). It must be idempotent: an announcement may
+/// come again.
+pub type BeforeDrop =
+    Arc<dyn Fn(OwnedSubject) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+
+/// [`Subject`], owned (for [`BeforeDrop`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedSubject {
+    Workspace(String),
+    User(String),
+}
+
 /// Runs the data-holder side: on each announcement, drops the subject's rows
 /// and confirms, in one transaction.
 pub fn spawn_holder(ctx: Arc<ServiceContext>, holds: Holds) {
+    spawn_holder_with(ctx, holds, None);
+}
+
+/// [`spawn_holder`], with `before_drop` run first (a failure there retries
+/// the announcement later; nothing is confirmed).
+pub fn spawn_holder_with(ctx: Arc<ServiceContext>, holds: Holds, before_drop: Option<BeforeDrop>) {
     let handler_ctx = ctx.clone();
     spawn_subscriber(ctx, "purge", &["workspace.deleted", "user.deleted"], move |event| {
         let ctx = handler_ctx.clone();
+        let before_drop = before_drop.clone();
         async move {
             let subject = match &event.payload {
                 Some(Payload::WorkspaceDeleted(w)) if holds.workspaces => Subject::Workspace(&w.workspace_id),
                 Some(Payload::UserDeleted(u)) if holds.users => Subject::User(&u.user_id),
                 _ => return Ok(()),
             };
+            if let Some(before_drop) = before_drop {
+                before_drop(match subject {
+                    Subject::Workspace(id) => OwnedSubject::Workspace(id.to_owned()),
+                    Subject::User(id) => OwnedSubject::User(id.to_owned()),
+                })
+                .await?;
+            }
             // Cross-tenant by nature: the workspace is gone, and a user spans workspaces.
             let txn = ctx.store.begin_cross_tenant().await?;
             let deleted = match subject {

@@ -11,10 +11,12 @@
 
 mod authn;
 mod authz;
+mod body_stream;
 mod client;
 mod cookies;
 mod front_door;
 mod limits;
+mod range;
 mod routes;
 mod state;
 mod ttl_cache;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use smez_kit::Settings;
 use smez_kit::grpc::Transport;
 use smez_proto::auth::v1::auth_service_client::AuthServiceClient;
+use smez_proto::media::v1::media_service_client::MediaServiceClient;
 use smez_proto::publisher::v1::publisher_service_client::PublisherServiceClient;
 use smez_proto::workspace::v1::workspace_service_client::WorkspaceServiceClient;
 use smez_service::ServiceDef;
@@ -29,6 +30,9 @@ pub(crate) struct Inner {
     pub auth: AuthServiceClient<Transport>,
     pub workspace: WorkspaceServiceClient<Transport>,
     pub publisher: PublisherServiceClient<Transport>,
+    pub media: MediaServiceClient<Transport>,
+    /// The media transport itself, for client-streaming uploads.
+    pub media_transport: Transport,
     pub settings: Arc<Settings>,
     pub cookies: CookieNames,
     pub tokens: TokenVerifier,
@@ -61,6 +65,8 @@ impl Gateway {
         let auth = AuthServiceClient::new(transport("auth")?);
         let workspace = WorkspaceServiceClient::new(transport("workspace")?);
         let publisher = PublisherServiceClient::new(transport("publisher")?);
+        let media_transport = transport("media")?;
+        let media = MediaServiceClient::new(media_transport.clone());
         let gateway = &settings.gateway;
         let origins = std::iter::once(gateway.public_origin.clone())
             .chain(gateway.allowed_origins.iter().cloned())
@@ -89,6 +95,8 @@ impl Gateway {
             auth,
             workspace,
             publisher,
+            media,
+            media_transport,
             settings,
         })))
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use smez_kit::Error;
-use smez_kit::roles::{Permission, Role};
+use smez_kit::roles::Permission;
 use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
 use smez_proto::publisher::v1::publisher_service_server::PublisherService;
 use smez_proto::publisher::v1::{
@@ -18,10 +18,10 @@ use smez_proto::publisher::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::core::{Core, Member};
+use smez_service::member::acting_member;
 
-/// The one service that acts for users here (the browser-facing edge).
-const GATEWAY: &str = "gateway";
+use crate::core::Core;
+
 /// Who may have a usable access token: the publisher's workers and analytics.
 const TOKEN_USERS: &[&str] = &["publisher", "analytics"];
 
@@ -33,32 +33,6 @@ impl PublisherApi {
     pub fn new(core: Arc<Core>) -> Self {
         Self { core }
     }
-}
-
-/// The member the gateway acts for, if the member's role allows `permission`
-/// (the gateway checked; this is the second wall).
-fn acting_member<T>(request: &Request<T>, rpc: &'static str, permission: Permission) -> Result<Member, Status> {
-    let caller = smez_kit::grpc::caller(request)?;
-    if caller.service != GATEWAY {
-        tracing::warn!(caller = %caller.service, rpc, "authz_fail: only the gateway may act for users here");
-        return Err(Error::permission_denied(format!("the {} service may not call {rpc}", caller.service)).into());
-    }
-    let on_behalf_of = caller
-        .on_behalf_of
-        .as_ref()
-        .ok_or_else(|| Error::unauthenticated("this call must name the member it is made for"))?;
-    let (Some(workspace_id), Some(role)) = (&on_behalf_of.workspace_id, &on_behalf_of.role) else {
-        return Err(Error::unauthenticated("this call must name the workspace and the member's role").into());
-    };
-    let allowed = role.parse::<Role>().is_ok_and(|role| role.allows(permission));
-    if !allowed {
-        return Err(Error::permission_denied(format!("{permission} is needed")).into());
-    }
-    Ok(Member {
-        user_id: on_behalf_of.user_id.clone(),
-        workspace_id: workspace_id.clone(),
-        role: role.clone(),
-    })
 }
 
 fn respond<T>(outcome: Result<T, Error>) -> Result<Response<T>, Status> {

@@ -19,13 +19,7 @@ pub struct Core {
     pub signer: StateSigner,
 }
 
-/// The member a gateway call is made for.
-#[derive(Clone, Debug)]
-pub struct Member {
-    pub user_id: String,
-    pub workspace_id: String,
-    pub role: String,
-}
+pub use smez_service::member::Member;
 
 impl Core {
     pub fn new(ctx: Arc<ServiceContext>) -> anyhow::Result<Self> {

@@ -4,8 +4,11 @@
 mod auth;
 mod integrations;
 mod me;
+mod media;
+mod media_body;
 mod members;
 pub(crate) mod meta;
+mod uploads;
 mod workspaces;
 
 use serde::Serialize;
@@ -40,6 +43,13 @@ pub(crate) fn api() -> OpenApiRouter<Gateway> {
         .routes(routes!(integrations::outcome))
         .routes(routes!(integrations::pending))
         .routes(routes!(integrations::select))
+        .routes(routes!(media::upload, media::list))
+        .routes(routes!(media::get, media::delete))
+        .routes(routes!(media::content))
+        .routes(routes!(media::poster))
+        .routes(routes!(media::attach_transcript, media::transcript))
+        .routes(routes!(uploads::options, uploads::create))
+        .routes(routes!(uploads::status, uploads::append, uploads::terminate))
         .routes(routes!(meta::jwks))
         .routes(routes!(meta::status))
 }

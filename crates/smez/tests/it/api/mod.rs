@@ -6,6 +6,7 @@ mod accounts;
 mod attacks;
 mod deletion;
 mod integrations;
+mod media;
 mod workspaces;
 
 use std::collections::HashMap;

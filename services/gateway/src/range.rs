@@ -1,0 +1,59 @@
+//! One HTTP byte range (RFC 9110 §14.1.2) against a representation of
+//! `size` bytes. Several ranges in one request are answered with the whole
+//! representation (allowed: a server may ignore `Range`).
+
+/// `Ok(Some((first, last)))` inclusive; `Ok(None)`: serve everything;
+/// `Err(())`: unsatisfiable (416).
+pub(crate) fn parse(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Ok(None);
+    };
+    let number = |s: &str| s.trim().parse::<u64>().map_err(|_| ());
+    let (first, last) = match (first.trim().is_empty(), last.trim().is_empty()) {
+        // bytes=-N: the last N bytes.
+        (true, false) => {
+            let n = number(last)?;
+            if n == 0 || size == 0 {
+                return Err(());
+            }
+            (size.saturating_sub(n), size - 1)
+        }
+        (false, true) => (number(first)?, size.saturating_sub(1)),
+        (false, false) => {
+            let (a, b) = (number(first)?, number(last)?);
+            if b < a {
+                return Ok(None);
+            }
+            (a, b.min(size.saturating_sub(1)))
+        }
+        (true, true) => return Ok(None),
+    };
+    if first >= size {
+        return Err(());
+    }
+    Ok(Some((first, last)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse("bytes=0-99", 1000), Ok(Some((0, 99))));
+        assert_eq!(parse("bytes=900-", 1000), Ok(Some((900, 999))));
+        assert_eq!(parse("bytes=-100", 1000), Ok(Some((900, 999))));
+        assert_eq!(parse("bytes=-5000", 1000), Ok(Some((0, 999))));
+        assert_eq!(parse("bytes=990-2000", 1000), Ok(Some((990, 999))));
+        assert_eq!(parse("bytes=1000-", 1000), Err(()));
+        assert_eq!(parse("bytes=0-1,5-6", 1000), Ok(None));
+        assert_eq!(parse("items=0-1", 1000), Ok(None));
+        assert_eq!(parse("bytes=x-1", 1000), Err(()));
+    }
+}
