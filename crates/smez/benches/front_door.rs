@@ -9,92 +9,19 @@
 //!
 //! Run: `cargo bench -p smez --bench front_door` (`BENCH_SECS` per step, default 5).
 
-use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
+
+use support::{http_builder, post, start};
+
+#[path = "support/mod.rs"]
+mod support;
 
 const TARGET_P99_MS: f64 = 25.0;
 const RATES: [u64; 8] = [250, 500, 1000, 1500, 2000, 3000, 4000, 6000];
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start() -> Server {
-    let dir = std::env::temp_dir().join(format!("smez-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (http_port, grpc_port) = (free_port(), free_port());
-    let env: HashMap<&str, String> = HashMap::from([
-        ("SMEZ_HTTP__LISTEN", format!("127.0.0.1:{http_port}")),
-        ("SMEZ_GRPC__LISTEN", format!("127.0.0.1:{grpc_port}")),
-        ("SMEZ_DATA_DIR", dir.join("data").display().to_string()),
-        ("SMEZ_TELEMETRY__LOG_LEVEL", "warn".into()),
-        ("SMEZ_PLATFORMS__SIMULATOR_LISTEN", "127.0.0.1:0".into()),
-        // The limits protect production; here they would measure themselves.
-        ("SMEZ_GATEWAY__RATE_LIMIT_PER_IP_PER_MINUTE", "100000000".into()),
-        ("SMEZ_GATEWAY__RATE_LIMIT_PER_USER_PER_MINUTE", "100000000".into()),
-        ("SMEZ_GATEWAY__AUTH_RATE_LIMIT_PER_IP_PER_MINUTE", "100000000".into()),
-        ("SMEZ_AUTH__MAX_FAILED_LOGINS_PER_IP", "100000000".into()),
-    ]);
-    let child = Command::new(env!("CARGO_BIN_EXE_smez"))
-        .args(["serve", "all"])
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the smez binary starts");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{http_port}"),
-    };
-    let client = http();
-    let started = Instant::now();
-    while client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .map(|r| r.status().as_u16() != 200)
-        .unwrap_or(true)
-    {
-        assert!(started.elapsed() < Duration::from_secs(60), "smez did not get ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    server
-}
-
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
-    let mut request = client.post(url).header("x-smez-client", "mobile").json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
-    response.json().await.unwrap()
-}
 
 /// One rate step: `rate` requests per second for `secs`, latency from schedule.
 async fn step(client: &reqwest::Client, url: &str, token: &str, rate: u64, secs: u64) -> (Histogram<u64>, u64, f64) {
@@ -213,7 +140,7 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let server = start().await;
+    let server = start(&[]).await;
     let client = http_builder().pool_max_idle_per_host(512).build().unwrap();
     let email = format!("bench.{}@example.com", std::process::id());
     let session = post(
@@ -240,14 +167,4 @@ async fn main() {
     sweep(&client, "GET /v1/me", &format!("{}/v1/me", server.base), &token, secs).await;
     sweep(&client, "GET /v1/workspaces/{id}/members", &members, &token, secs).await;
     logins(&client, &server.base, &email, secs).await;
-}
-
-fn http() -> reqwest::Client {
-    http_builder().build().expect("an HTTP client")
-}
-
-/// reqwest uses rustls with no provider of its own: install ring first.
-fn http_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }
