@@ -12,10 +12,18 @@ use serde_json::{Value, json};
 use super::{Mobile, Reply, Shape, Stack, email};
 use crate::on_both_shapes;
 
+/// `../shared/media/real` beside the project (as CI has it), or `SMEZ_REAL_MEDIA_DIR`.
 fn real(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/media/real")
-        .join(name)
+    let dir = std::env::var_os("SMEZ_REAL_MEDIA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/media/real"));
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: the real test media live in ../shared/media/real",
+        path.display()
+    );
+    path
 }
 
 /// A member with a workspace of their own, talking as a mobile client.
