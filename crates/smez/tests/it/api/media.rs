@@ -29,6 +29,7 @@ fn real(name: &str) -> PathBuf {
 /// A member with a workspace of their own, talking as a mobile client.
 struct Creator {
     client: Mobile,
+    email: String,
     workspace: String,
     base: String,
 }
@@ -36,13 +37,15 @@ struct Creator {
 impl Creator {
     async fn new(stack: &Stack, name: &str) -> Self {
         let mut client = stack.mobile();
-        client.signup(&email(name), name).await.expect(201);
+        let email = email(name);
+        client.signup(&email, name).await.expect(201);
         let created = client
             .call(Method::POST, "/v1/workspaces", Some(json!({"name": name})))
             .await
             .expect(201);
         Self {
             client,
+            email,
             workspace: created.body["id"].as_str().unwrap().to_owned(),
             base: stack.smez.url(""),
         }
@@ -290,6 +293,78 @@ async fn real_media_is_probed_stored_read_and_deleted(stack: &Stack) {
     ana.get(&format!("/v1/media/{clip}")).await.expect(404);
     let unlinked = ana.get(&format!("/v1/media/{}", id(&one_frame))).await.expect(200);
     assert_eq!(unlinked.body["kind"], "video");
+
+    // Bo joins Ana's workspace as an editor, uploads, then deletes his account:
+    // what he uploaded stays the workspace's, unattributed.
+    let invitation = ana
+        .send(
+            Method::POST,
+            &format!("/v1/workspaces/{}/invitations", ana.workspace),
+            &[("content-type", "application/json")],
+            json!({"email": bo.email, "role": "editor"}).to_string().into(),
+        )
+        .await
+        .expect(201);
+    let token = invitation.body["token"].as_str().unwrap();
+    let mut bo = bo;
+    bo.client
+        .call(Method::POST, &format!("/v1/invitations/{token}/accept"), None)
+        .await
+        .expect(200);
+    bo.workspace = ana.workspace.clone();
+    let bo_upload = bo
+        .upload("white.mp4", std::fs::read(real("white.mp4")).unwrap())
+        .await
+        .expect(201);
+    let bo_media = id(&bo_upload);
+    let bo_id = bo_upload.body["uploaded_by"].as_str().unwrap().to_owned();
+    let gone = bo
+        .client
+        .call(Method::DELETE, "/v1/me", Some(json!({"password": super::PASSWORD})))
+        .await;
+    assert!(gone.status < 300, "{:?}", gone.body);
+    let started = std::time::Instant::now();
+    loop {
+        let kept = ana.get(&format!("/v1/media/{bo_media}")).await.expect(200);
+        if kept.body["uploaded_by"].is_null() {
+            break;
+        }
+        assert_eq!(kept.body["uploaded_by"], bo_id.as_str());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "still attributed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Ana deletes her workspace: every object and row of it goes.
+    ana.send(
+        Method::DELETE,
+        &format!("/v1/workspaces/{}", ana.workspace),
+        &[],
+        Vec::new(),
+    )
+    .await
+    .expect(204);
+    let started = std::time::Instant::now();
+    loop {
+        let rows = stack
+            .rows(
+                "media",
+                &format!("SELECT media_id FROM media WHERE workspace_id = '{}'", ana.workspace),
+            )
+            .await;
+        if rows.is_empty() && objects(stack, &ana.workspace).is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{} rows and {:?} left",
+            rows.len(),
+            objects(stack, &ana.workspace)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Runs ffmpeg with `args` and returns the file it wrote.
