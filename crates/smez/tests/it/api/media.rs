@@ -753,3 +753,88 @@ async fn send_cut(creator: &Creator, location: &str, sent: &[u8], total: usize) 
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     drop(socket);
 }
+
+/// The S3-compatible server the tests use (`moto_server` in CI), as `TEST_S3_URL`.
+fn s3_url() -> String {
+    std::env::var("TEST_S3_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
+}
+
+/// Keys under `prefix` in `bucket` (the server accepts unsigned listings).
+async fn s3_keys(bucket: &str, prefix: &str) -> Vec<String> {
+    let listing = crate::process::http()
+        .get(format!("{}/{bucket}?list-type=2&prefix={prefix}", s3_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn media_lives_in_an_s3_compatible_store() {
+    let bucket = "smez-it-media";
+    let prefix = format!("run-{}", uuid::Uuid::new_v4().simple());
+    let created = crate::process::http()
+        .put(format!("{}/{bucket}", s3_url()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("an S3-compatible server at {} (TEST_S3_URL): {e}", s3_url()));
+    assert!(
+        created.status().is_success() || created.status() == 409,
+        "{}",
+        created.status()
+    );
+    let endpoint = s3_url();
+    let stack = Stack::start(
+        Shape::Sqlite,
+        &[
+            ("SMEZ_MEDIA__STORE", "s3"),
+            ("SMEZ_MEDIA__S3_BUCKET", bucket),
+            ("SMEZ_MEDIA__S3_PREFIX", &prefix),
+            ("SMEZ_MEDIA__S3_ENDPOINT", &endpoint),
+            ("SMEZ_MEDIA__S3_ALLOW_HTTP", "true"),
+            ("SMEZ_MEDIA__S3_ACCESS_KEY_ID", "test"),
+            ("SMEZ_MEDIA__S3_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .await;
+    let ana = Creator::new(&stack, "ana").await;
+    let file = std::fs::read(real("iphone_rotated.mov")).unwrap();
+    let clip = id(&ana.upload("clip.mov", file.clone()).await.expect(201));
+    let keys = s3_keys(bucket, &prefix).await;
+    assert_eq!(keys.len(), 2, "the original and its poster: {keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with(&format!("{prefix}/ws/{}/{clip}/", ana.workspace)))
+    );
+    assert!(
+        !stack.dir.join("data/media").join("ws").exists(),
+        "nothing on the local disk"
+    );
+
+    let part = ana
+        .send(
+            Method::GET,
+            &format!("/v1/media/{clip}/content"),
+            &[("range", "bytes=4-11")],
+            Vec::new(),
+        )
+        .await
+        .expect(206);
+    assert_eq!(
+        part.body,
+        Value::String(String::from_utf8_lossy(&file[4..12]).into_owned())
+    );
+
+    ana.send(Method::DELETE, &format!("/v1/media/{clip}"), &[], Vec::new())
+        .await
+        .expect(204);
+    assert_eq!(s3_keys(bucket, &prefix).await, Vec::<String>::new());
+    stack.stop().await;
+}
