@@ -14,19 +14,23 @@ pub(crate) fn parse(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some((first, last)) = spec.trim().split_once('-') else {
         return Ok(None);
     };
-    let number = |s: &str| s.trim().parse::<u64>().map_err(|_| ());
+    // A value that does not parse is ignored (the whole representation), as RFC 9110 allows.
+    let Some(number) = parse_numbers(first, last) else {
+        return Ok(None);
+    };
+    let (first_number, last_number) = number;
     let (first, last) = match (first.trim().is_empty(), last.trim().is_empty()) {
         // bytes=-N: the last N bytes.
         (true, false) => {
-            let n = number(last)?;
+            let n = last_number.ok_or(())?;
             if n == 0 || size == 0 {
                 return Err(());
             }
             (size.saturating_sub(n), size - 1)
         }
-        (false, true) => (number(first)?, size.saturating_sub(1)),
+        (false, true) => (first_number.ok_or(())?, size.saturating_sub(1)),
         (false, false) => {
-            let (a, b) = (number(first)?, number(last)?);
+            let (a, b) = (first_number.ok_or(())?, last_number.ok_or(())?);
             if b < a {
                 return Ok(None);
             }
@@ -38,6 +42,19 @@ pub(crate) fn parse(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
         return Err(());
     }
     Ok(Some((first, last)))
+}
+
+/// The two ends as numbers (`None` where empty); `None` when one is not a number.
+fn parse_numbers(first: &str, last: &str) -> Option<(Option<u64>, Option<u64>)> {
+    let end = |s: &str| {
+        let s = s.trim();
+        if s.is_empty() {
+            Some(None)
+        } else {
+            s.parse().ok().map(Some)
+        }
+    };
+    Some((end(first)?, end(last)?))
 }
 
 #[cfg(test)]
@@ -54,6 +71,6 @@ mod tests {
         assert_eq!(parse("bytes=1000-", 1000), Err(()));
         assert_eq!(parse("bytes=0-1,5-6", 1000), Ok(None));
         assert_eq!(parse("items=0-1", 1000), Ok(None));
-        assert_eq!(parse("bytes=x-1", 1000), Err(()));
+        assert_eq!(parse("bytes=x-1", 1000), Ok(None));
     }
 }

@@ -59,25 +59,57 @@ pub fn spawn_sweeper(core: Arc<Core>) {
 }
 
 async fn sweep(core: &Core) -> anyhow::Result<()> {
-    // Cross-tenant: expiry is the same rule in every workspace.
-    for upload in core.repo.uploads_where("expires_at_ms < ?", now_ms().into()).await? {
+    // Cross-tenant: expiry is the same rule in every workspace. An upload
+    // being appended to right now is left to finish.
+    let now = now_ms();
+    let expired = core
+        .repo
+        .uploads_where(
+            "expires_at_ms < ? AND (busy_until_ms IS NULL OR busy_until_ms < expires_at_ms)",
+            now.into(),
+        )
+        .await?;
+    for upload in expired {
         let txn = core.repo.store().begin_in_workspace(&upload.workspace_id).await?;
         crate::repo::Repo::delete_upload(&txn, &upload.workspace_id, &upload.upload_id).await?;
         txn.commit().await?;
         let _ = tokio::fs::remove_file(core.resumable_path(&upload.upload_id)).await;
         tracing::info!(upload_id = %upload.upload_id, "an unfinished upload expired");
     }
-    let mut entries = tokio::fs::read_dir(core.upload_root.join("incoming")).await?;
+    for entry in stale_files(&core.upload_root.join("incoming")).await? {
+        let _ = tokio::fs::remove_file(entry).await;
+    }
+    // A resumable file whose row is gone (a crash between the two).
+    for path in stale_files(&core.upload_root.join("resumable")).await? {
+        let Some(upload_id) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if core
+            .repo
+            .uploads_where("upload_id = ?", upload_id.into())
+            .await?
+            .is_empty()
+        {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+    }
+    Ok(())
+}
+
+/// Files in `dir` untouched for [`STRAY_AFTER`].
+async fn stale_files(dir: &std::path::Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut stale = Vec::new();
+    let mut entries = tokio::fs::read_dir(dir).await?;
     while let Some(entry) = entries.next_entry().await? {
-        let stale = entry
+        let old = entry
             .metadata()
             .await?
             .modified()?
             .elapsed()
             .is_ok_and(|age| age > STRAY_AFTER);
-        if stale {
-            let _ = tokio::fs::remove_file(entry.path()).await;
+        if old {
+            stale.push(entry.path());
         }
     }
-    Ok(())
+    Ok(stale)
 }

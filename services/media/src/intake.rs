@@ -40,6 +40,11 @@ impl Drop for TempFile {
     }
 }
 
+/// How long an upload may go without a byte before it is taken as stopped
+/// (shorter than a resumable upload's claim, so a stalled request lets go
+/// before another may take over).
+pub const IDLE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// What arrived: its size and SHA-256.
 pub struct Arrived {
     pub size: u64,
@@ -60,7 +65,20 @@ where
     S: Stream<Item = Result<Bytes, Error>> + Unpin,
 {
     let mut written = 0u64;
-    while let Some(chunk) = chunks.next().await {
+    loop {
+        let chunk = match tokio::time::timeout(IDLE, chunks.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => {
+                return (
+                    written,
+                    Err(Error::invalid_field(
+                        "body",
+                        format!("no bytes arrived for {} s: the upload stopped", IDLE.as_secs()),
+                    )),
+                );
+            }
+        };
         let chunk = match chunk {
             Ok(chunk) => chunk,
             Err(e) => return (written, Err(e)),
@@ -170,9 +188,16 @@ impl Core {
         quota_left(used, row.size_bytes as u64, quota)?;
         Repo::insert_media(&txn, row).await.map_err(storage)?;
         if let Some(upload_id) = resumable {
-            Repo::delete_upload(&txn, &row.workspace_id, upload_id)
+            // Cancelled or expired while it was checked: it does not become media.
+            let ended = Repo::delete_upload(&txn, &row.workspace_id, upload_id)
                 .await
                 .map_err(storage)?;
+            if ended != 1 {
+                return Err(Error::new(
+                    smez_kit::ErrorCode::Conflict,
+                    "the upload was cancelled or expired while it was being completed",
+                ));
+            }
         }
         txn.commit().await.map_err(storage)
     }

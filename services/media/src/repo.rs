@@ -284,15 +284,29 @@ impl Repo {
         rows.first().map(upload_at).transpose()
     }
 
-    /// Takes the right to append until `until_ms`, if nobody else holds it.
-    pub async fn claim_upload(&self, workspace_id: &str, upload_id: &str, until_ms: i64) -> Result<bool, DbErr> {
+    /// Takes the right to append until `until_ms`, if nobody else holds it
+    /// and the upload is still at `offset`.
+    pub async fn claim_upload(
+        &self,
+        workspace_id: &str,
+        upload_id: &str,
+        offset: i64,
+        until_ms: i64,
+    ) -> Result<bool, DbErr> {
         let updated = self
             .store
             .execute_scoped(
                 Scope::Workspace(workspace_id),
                 "UPDATE resumable_uploads SET busy_until_ms = ? \
-                 WHERE workspace_id = ? AND upload_id = ? AND (busy_until_ms IS NULL OR busy_until_ms < ?)",
-                [until_ms.into(), workspace_id.into(), upload_id.into(), now_ms().into()],
+                 WHERE workspace_id = ? AND upload_id = ? AND upload_offset = ? \
+                 AND (busy_until_ms IS NULL OR busy_until_ms < ?)",
+                [
+                    until_ms.into(),
+                    workspace_id.into(),
+                    upload_id.into(),
+                    offset.into(),
+                    now_ms().into(),
+                ],
             )
             .await?;
         Ok(updated == 1)
@@ -311,14 +325,27 @@ impl Repo {
         Ok(())
     }
 
-    /// Records the offset reached and lets the next request append.
-    pub async fn release_upload(&self, workspace_id: &str, upload_id: &str, offset: i64) -> Result<(), DbErr> {
+    /// Records the offset reached, moves the expiry on, and lets the next request append.
+    pub async fn release_upload(
+        &self,
+        workspace_id: &str,
+        upload_id: &str,
+        offset: i64,
+        expires_at_ms: i64,
+    ) -> Result<(), DbErr> {
         self.store
             .execute_scoped(
                 Scope::Workspace(workspace_id),
-                "UPDATE resumable_uploads SET upload_offset = ?, busy_until_ms = NULL \
+                "UPDATE resumable_uploads SET upload_offset = ?, busy_until_ms = NULL, \
+                 expires_at_ms = CASE WHEN expires_at_ms < ? THEN ? ELSE expires_at_ms END \
                  WHERE workspace_id = ? AND upload_id = ?",
-                [offset.into(), workspace_id.into(), upload_id.into()],
+                [
+                    offset.into(),
+                    expires_at_ms.into(),
+                    expires_at_ms.into(),
+                    workspace_id.into(),
+                    upload_id.into(),
+                ],
             )
             .await?;
         Ok(())

@@ -106,17 +106,31 @@ impl MediaStore {
             .with_context(|| format!("opening {}", source.display()))?;
         let mut upload = WriteMultipart::new_with_chunk_size(self.objects.put_multipart(key).await?, PART_SIZE);
         let mut buffer = vec![0u8; PART_SIZE];
-        loop {
-            let read = file.read(&mut buffer).await?;
-            if read == 0 {
-                break;
+        let sent: anyhow::Result<()> = async {
+            loop {
+                let read = file.read(&mut buffer).await?;
+                if read == 0 {
+                    return Ok(());
+                }
+                // At most two parts in flight: memory stays flat whatever the size.
+                upload.wait_for_capacity(2).await?;
+                upload.write(&buffer[..read]);
             }
-            // At most two parts in flight: memory stays flat whatever the size.
-            upload.wait_for_capacity(2).await?;
-            upload.write(&buffer[..read]);
         }
-        upload.finish().await?;
-        Ok(())
+        .await;
+        match sent {
+            Ok(()) => {
+                upload.finish().await?;
+                Ok(())
+            }
+            Err(e) => {
+                // The parts already sent would otherwise stay in the bucket.
+                if let Err(abort) = upload.abort().await {
+                    tracing::warn!(key = %key, error = %abort, "an unfinished multipart upload was left");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The object's size and its bytes in `range` (all when `None`).
