@@ -17,11 +17,12 @@ pub struct RequestRecord {
     pub status: u16,
 }
 
-/// A secret the simulator issued: a code or a token.
+/// A secret the simulator issued (a code or a token) or was shown (the
+/// PKCE verifier a client proves its code with).
 #[derive(Clone, Debug, Serialize)]
 pub struct Issued {
     pub platform: String,
-    /// `code`, `access_token` or `refresh_token`.
+    /// `code`, `access_token`, `refresh_token` or `code_verifier`.
     pub kind: String,
     pub value: String,
 }

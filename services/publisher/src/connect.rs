@@ -335,10 +335,6 @@ impl Core {
                 tonic::Code::NotFound => Error::not_found("this account choice was already made or has expired"),
                 _ => upstream(status),
             })?;
-        self.repo
-            .delete_pending(&member.workspace_id, pending_id)
-            .await
-            .map_err(storage)?;
         let pending: PendingPayload = serde_json::from_slice(&payload).map_err(Error::internal)?;
         let account = pending
             .accounts
@@ -348,6 +344,12 @@ impl Core {
         let (connection, _) = self
             .connect_account(member, platform, account, &pending.tokens, pending.exchanged_at_ms)
             .await?;
+        // After the connect: the vault's single-use take already guards the
+        // choice, and the row lists what is offered until it is made.
+        self.repo
+            .delete_pending(&member.workspace_id, pending_id)
+            .await
+            .map_err(storage)?;
         Ok(connection)
     }
 
@@ -370,8 +372,28 @@ impl Core {
             .as_ref()
             .map_or_else(|| uuid::Uuid::now_v7().to_string(), |c| c.connection_id.clone());
         let access_expires_at_ms = expiry(exchanged_at_ms, tokens.access_expires_in_secs);
-        let refresh_expires_at_ms = expiry(exchanged_at_ms, tokens.refresh_expires_in_secs);
-        let refresh_token = tokens.refresh_token.as_deref().filter(|t| !t.is_empty());
+        let mut refresh_expires_at_ms = expiry(exchanged_at_ms, tokens.refresh_expires_in_secs);
+        let mut kept_refresh = None;
+        if tokens.refresh_token.as_deref().is_none_or(str::is_empty)
+            && let Some(existing) = existing.as_ref().filter(|c| c.status == ACTIVE)
+        {
+            // A reconnect that brings no refresh token (Google sends one only
+            // on first consent) keeps the one stored: an empty value never
+            // overwrites a good one.
+            kept_refresh = self
+                .vault
+                .refresh_token(&member.workspace_id, &existing.connection_id)
+                .await
+                .map_err(upstream)?;
+            if kept_refresh.is_some() {
+                refresh_expires_at_ms = existing.refresh_expires_at_ms;
+            }
+        }
+        let refresh_token = tokens
+            .refresh_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .or(kept_refresh.as_deref());
         self.vault
             .put_tokens(
                 &member.workspace_id,
@@ -418,8 +440,9 @@ impl Core {
         let (stored_id, previous) = match written {
             Ok(written) => written,
             Err(e) => {
-                // No connection row: the tokens must not stay behind in the vault.
-                if existing.is_none()
+                // No active connection row: the tokens must not stay behind in
+                // the vault (an active one's are replaced by equally good ones).
+                if existing.as_ref().is_none_or(|c| c.status != ACTIVE)
                     && let Err(cleanup) = self.vault.delete_tokens(&member.workspace_id, &connection_id).await
                 {
                     tracing::error!(connection_id, error = %cleanup.message(), "tokens of a failed connect not deleted");

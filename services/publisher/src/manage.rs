@@ -42,6 +42,10 @@ impl Core {
     /// Revokes at the platform (where it can), deletes the tokens in the
     /// vault, and keeps the connection as `revoked` (posts still point at
     /// it). Disconnecting twice is not an error.
+    ///
+    /// The status changes first: from then on no refresh stores tokens for
+    /// the connection (a refresh already past that check deletes what it
+    /// wrote), so the vault delete below is the last word.
     pub async fn disconnect(
         &self,
         workspace_id: &str,
@@ -49,23 +53,22 @@ impl Core {
         reason: &str,
     ) -> Result<DisconnectResponse, Error> {
         let row = self.row(workspace_id, connection_id).await?;
-        if row.status == REVOKED {
-            return Ok(DisconnectResponse {
-                connection: Some(view::connection(&row, now_ms(), self.warning_ms())),
-                platform_revoked: false,
-                platform_revoke_detail: "already disconnected".to_owned(),
-            });
-        }
-        let (platform_revoked, detail) = self.revoke_at_platform(&row).await;
+        let (platform_revoked, detail) = if row.status == REVOKED {
+            (false, "already disconnected".to_owned())
+        } else {
+            let event = StatusChange::of(&row, REVOKED, reason).event();
+            self.repo
+                .change_status(&row, &[ACTIVE, REAUTHORIZATION_REQUIRED], REVOKED, reason, None, &event)
+                .await
+                .map_err(storage)?;
+            self.revoke_at_platform(&row).await
+        };
+        // Also when already revoked: an earlier disconnect may have stopped
+        // between its status change and this delete.
         self.vault
             .delete_tokens(workspace_id, connection_id)
             .await
             .map_err(upstream)?;
-        let event = StatusChange::of(&row, REVOKED, reason).event();
-        self.repo
-            .change_status(&row, &[ACTIVE, REAUTHORIZATION_REQUIRED], REVOKED, reason, None, &event)
-            .await
-            .map_err(storage)?;
         tracing::info!(connection_id, platform = %row.platform, platform_revoked, "connection disconnected");
         let row = self.row(workspace_id, connection_id).await?;
         Ok(DisconnectResponse {

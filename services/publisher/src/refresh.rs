@@ -37,7 +37,10 @@ const SWEEP_BATCH: u32 = 100;
 impl Core {
     /// A token the caller can use now. `refused_version`: the version the
     /// caller saw refused as expired (refresh unless a newer one exists).
-    pub async fn usable_token(&self, request: &UsableAccessTokenRequest) -> Result<UsableAccessToken, Error> {
+    pub async fn usable_token(
+        self: &Arc<Self>,
+        request: &UsableAccessTokenRequest,
+    ) -> Result<UsableAccessToken, Error> {
         let workspace_id = request.workspace_id.as_str();
         let connection_id = request.connection_id.as_str();
         if workspace_id.is_empty() || connection_id.is_empty() {
@@ -68,9 +71,20 @@ impl Core {
                 .await
                 .map_err(storage)?
             {
-                return self
-                    .refresh_holding(workspace_id, connection_id, &owner, request, purpose)
-                    .await;
+                // The holder's work runs on its own task: a caller that gives
+                // up (a cancelled RPC) must not cut it between the platform
+                // rotating the refresh token and the vault storing the new one.
+                let holder = tokio::spawn(self.clone().refresh_holding(
+                    workspace_id.to_owned(),
+                    connection_id.to_owned(),
+                    owner,
+                    request.refused_version,
+                ));
+                holder
+                    .await
+                    .map_err(|e| Error::internal(format!("token refresh task failed: {e}")))??;
+                let row = self.current(workspace_id, connection_id).await?;
+                return self.token_of(&row, purpose).await;
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::unavailable(
@@ -120,40 +134,36 @@ impl Core {
     }
 
     /// Holding the lease: re-read (another holder may have refreshed just
-    /// before), refresh, store, release.
+    /// before), refresh and store (which releases it), or release it.
     async fn refresh_holding(
-        &self,
-        workspace_id: &str,
-        connection_id: &str,
-        owner: &str,
-        request: &UsableAccessTokenRequest,
-        purpose: &str,
-    ) -> Result<UsableAccessToken, Error> {
+        self: Arc<Self>,
+        workspace_id: String,
+        connection_id: String,
+        owner: String,
+        refused_version: Option<i64>,
+    ) -> Result<(), Error> {
         let outcome = async {
-            let row = self.current(workspace_id, connection_id).await?;
-            if !self.needs_refresh(&row, request.refused_version) {
-                return Ok(None);
+            let row = self.current(&workspace_id, &connection_id).await?;
+            if !self.needs_refresh(&row, refused_version) {
+                return Ok(false);
             }
-            self.refresh(&row, owner).await.map(Some)
+            self.refresh(&row, &owner).await.map(|()| true)
         }
         .await;
-        let refreshed = match outcome {
-            Ok(refreshed) => refreshed,
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => self
+                .repo
+                .release_lease(&workspace_id, &connection_id, &owner)
+                .await
+                .map_err(storage),
             Err(e) => {
-                if let Err(release) = self.repo.release_lease(workspace_id, connection_id, owner).await {
+                if let Err(release) = self.repo.release_lease(&workspace_id, &connection_id, &owner).await {
                     tracing::warn!(connection_id, error = %release, "refresh lease not released (it runs out)");
                 }
-                return Err(e);
+                Err(e)
             }
-        };
-        if refreshed.is_none() {
-            self.repo
-                .release_lease(workspace_id, connection_id, owner)
-                .await
-                .map_err(storage)?;
         }
-        let row = self.current(workspace_id, connection_id).await?;
-        self.token_of(&row, purpose).await
     }
 
     /// Refreshes at the platform and stores the result (the lease is released
@@ -172,13 +182,24 @@ impl Core {
             return Err(reauthorize(row));
         };
         let refreshed_at = now_ms();
-        let tokens = match self.refresh_with_retries(&*adapter, &refresh_token).await {
-            Ok(tokens) => tokens,
-            Err(e) if matches!(e.class, ErrorClass::AuthRevoked | ErrorClass::AuthExpired) => {
+        let lease = Duration::from_secs(self.settings().refresh_lease_secs);
+        // Well inside the lease, so nobody else can take it while we talk to
+        // the platform; what remains is for storing the result.
+        let budget = lease / 2;
+        let answer = tokio::time::timeout(budget, self.refresh_with_retries(&*adapter, &refresh_token)).await;
+        let tokens = match answer {
+            Ok(Ok(tokens)) => tokens,
+            Ok(Err(e)) if matches!(e.class, ErrorClass::AuthRevoked | ErrorClass::AuthExpired) => {
                 self.needs_reauthorization(row, &format!("refresh refused: {e}")).await;
                 return Err(reauthorize(row));
             }
-            Err(e) => {
+            Err(_) => {
+                tracing::warn!(connection_id = %row.connection_id, %platform, ?budget, "token refresh took too long; the connection stays active");
+                return Err(Error::unavailable(format!(
+                    "{platform} token refresh did not finish within {budget:?}; try again"
+                )));
+            }
+            Ok(Err(e)) => {
                 tracing::warn!(connection_id = %row.connection_id, %platform, error = %e, "token refresh failed; the connection stays active");
                 return Err(Error::unavailable(format!(
                     "{platform} token refresh failed for now: {e}"
@@ -193,6 +214,27 @@ impl Core {
             None => row.refresh_expires_at_ms,
         };
         let access_expires_at_ms = expiry(refreshed_at, tokens.access_expires_in_secs);
+        let now = now_ms();
+        if !self
+            .repo
+            .renew_lease(
+                &row.workspace_id,
+                &row.connection_id,
+                owner,
+                now,
+                now + secs_to_ms(lease.as_secs()),
+            )
+            .await
+            .map_err(storage)?
+        {
+            // Disconnected while the platform answered: its tokens are gone
+            // and these must not come back.
+            tracing::warn!(connection_id = %row.connection_id, %platform, "connection changed during a refresh; the new tokens are dropped");
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                "the connection was disconnected while its token was being refreshed",
+            ));
+        }
         self.vault
             .put_tokens(
                 &row.workspace_id,
@@ -227,10 +269,33 @@ impl Core {
             .await
             .map_err(storage)?;
         if !recorded {
-            tracing::warn!(connection_id = %row.connection_id, "a refresh outlived its lease; its tokens are stored anyway");
+            return self.refresh_overtaken(row).await;
         }
         tracing::info!(connection_id = %row.connection_id, %platform, rotated = new_refresh.is_some(), "token refreshed");
         Ok(())
+    }
+
+    /// The lease was cleared between renewing it and recording the refresh:
+    /// a disconnect (whose vault delete may have run before our write, so
+    /// the tokens just written go) or a reconnect (whose tokens are as good).
+    async fn refresh_overtaken(&self, row: &ConnectionRow) -> Result<(), Error> {
+        let now = self
+            .repo
+            .connection(&row.workspace_id, &row.connection_id)
+            .await
+            .map_err(storage)?;
+        if now.as_ref().is_some_and(|now| now.status == ACTIVE) {
+            tracing::warn!(connection_id = %row.connection_id, "connection reconnected during a refresh; both grants are valid");
+            return Ok(());
+        }
+        self.vault
+            .delete_tokens(&row.workspace_id, &row.connection_id)
+            .await
+            .map_err(upstream)?;
+        Err(Error::new(
+            ErrorCode::Conflict,
+            "the connection was disconnected while its token was being refreshed",
+        ))
     }
 
     async fn refresh_with_retries(
@@ -239,10 +304,22 @@ impl Core {
         refresh_token: &str,
     ) -> Result<smez_platforms::TokenSet, PlatformError> {
         let mut pauses = RETRY_PAUSES.iter();
+        let mut failed_before = false;
         loop {
             match adapter.refresh(refresh_token).await {
                 Ok(tokens) => return Ok(tokens),
+                // The failed try may have reached the platform and spent a
+                // rotating token, which would make this refusal our own doing:
+                // not proof the user's grant is gone.
+                Err(e) if failed_before && matches!(e.class, ErrorClass::AuthRevoked | ErrorClass::AuthExpired) => {
+                    return Err(PlatformError::new(
+                        adapter.platform(),
+                        ErrorClass::Transient,
+                        format!("refused after an unanswered try, so unclear: {}", e.message),
+                    ));
+                }
                 Err(e) if matches!(e.class, ErrorClass::Transient | ErrorClass::RateLimited) => {
+                    failed_before = true;
                     let Some(pause) = pauses.next() else { return Err(e) };
                     let wait = e.retry_after.map_or(*pause, |after| after.min(MAX_RETRY_AFTER));
                     tracing::info!(platform = %adapter.platform(), error = %e, ?wait, "token refresh failed; retrying");
@@ -302,7 +379,7 @@ impl Core {
 
     /// One sweep: refresh every active connection whose token expires within
     /// `integrations.refresh_ahead_secs`, and drop finished OAuth flows.
-    pub async fn sweep(&self) -> anyhow::Result<()> {
+    pub async fn sweep(self: &Arc<Self>) -> anyhow::Result<()> {
         let ahead = secs_to_ms(self.settings().refresh_ahead_secs);
         for (workspace_id, connection_id) in self.repo.due_for_refresh(now_ms() + ahead, SWEEP_BATCH).await? {
             let request = UsableAccessTokenRequest {

@@ -341,6 +341,35 @@ impl Repo {
         Ok(())
     }
 
+    /// Extends `owner`'s running lease on an active connection to `until_ms`
+    /// (just before storing a refresh). False when the lease was lost or the
+    /// connection is no longer active.
+    pub async fn renew_lease(
+        &self,
+        workspace_id: &str,
+        connection_id: &str,
+        owner: &str,
+        now: i64,
+        until_ms: i64,
+    ) -> Result<bool, DbErr> {
+        let renewed = self
+            .execute(
+                Scope::Workspace(workspace_id),
+                "UPDATE connections SET refresh_lease_until_ms = ? \
+                 WHERE workspace_id = ? AND connection_id = ? AND refresh_lease_owner = ? \
+                 AND refresh_lease_until_ms >= ? AND status = 'active'",
+                [
+                    until_ms.into(),
+                    workspace_id.into(),
+                    connection_id.into(),
+                    owner.into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+        Ok(renewed == 1)
+    }
+
     /// Records a refresh's new expiry, bumps the token version and releases
     /// the lease, if `owner` still holds it. Returns whether it did.
     pub async fn record_refresh(

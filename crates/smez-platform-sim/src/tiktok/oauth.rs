@@ -138,7 +138,9 @@ pub(super) async fn token(State(sim): State<Sim>, body: Bytes) -> Response {
             }
             if let Some(challenge) = &issued.challenge {
                 match f.get("code_verifier") {
-                    Some(verifier) if pkce_matches(challenge, verifier) => {}
+                    Some(verifier) if pkce_matches(challenge, verifier) => {
+                        sim.core.records.issued("tiktok", "code_verifier", verifier);
+                    }
                     _ => {
                         return oauth_error(
                             StatusCode::BAD_REQUEST,

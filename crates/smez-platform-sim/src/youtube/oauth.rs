@@ -144,6 +144,7 @@ pub(super) async fn token(State(yt): State<Yt>, body: axum::body::Bytes) -> Resp
                 if !ok {
                     return bad_grant("Invalid code verifier.");
                 }
+                yt.core.records.issued(PLATFORM, "code_verifier", verifier);
             }
             pending.used = true;
             let (scopes, channels, offline) = (pending.scopes.clone(), pending.channels.clone(), pending.offline);

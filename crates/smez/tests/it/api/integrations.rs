@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use smez_kit::identity::InternalAuth;
 use smez_platform_sim::Sim;
 use smez_platform_sim::consent::NextConsent;
-use smez_platform_sim::faults::{Fault, FaultKind};
+use smez_platform_sim::faults::{Fault, FaultKind, LostAnswer};
 use smez_proto::events::v1::event::Payload;
 use smez_proto::publisher::v1::UsableAccessTokenRequest;
 use smez_proto::publisher::v1::publisher_service_client::PublisherServiceClient;
@@ -118,16 +118,17 @@ impl Platforms {
             .collect()
     }
 
-    /// Asserts that no token or code the simulators issued appears in what
-    /// the browsers saw, in the process's log, or in any exported span.
+    /// Asserts that no token, code or PKCE verifier the simulators saw
+    /// appears in what the browsers saw, in the process's log, or in any
+    /// exported span; nor any browser's session, CSRF or OAuth-binding
+    /// cookie in the log or a span.
     async fn assert_no_secret_leaked(&self, browsers: &[&Browser]) {
         // Spans are exported in batches: give the last ones time to arrive.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let issued = self.sim.core.records.snapshot().issued;
-        assert!(
-            issued.iter().any(|i| i.kind == "access_token"),
-            "the test issued tokens"
-        );
+        for kind in ["access_token", "code_verifier"] {
+            assert!(issued.iter().any(|i| i.kind == kind), "the test saw a {kind}");
+        }
         let log = self.stack.smez.log();
         let spans = self.collector.text();
         assert!(!spans.is_empty(), "spans were exported");
@@ -142,6 +143,15 @@ impl Platforms {
                     secret.platform,
                     secret.kind
                 );
+            }
+        }
+        for browser in browsers {
+            for name in ["smez_access", "smez_refresh", "smez_csrf", "smez_oauth_browser"] {
+                let Some(value) = browser.cookies.get(name).filter(|v| !v.is_empty()) else {
+                    continue;
+                };
+                assert!(!log.contains(value.as_str()), "cookie {name} in the log");
+                assert!(!spans.contains(value.as_str()), "cookie {name} in a span");
             }
         }
     }
@@ -702,6 +712,27 @@ async fn tokens_refresh_once_and_fail_honestly(p: &Platforms) {
         .expect(200)
         .body;
     assert_eq!(shown["status"], "active");
+
+    // TikTok rotates the token but its answer is lost; the retry with the
+    // spent token is refused. That refusal may be our own doing, so the
+    // connection stays active and no security event is recorded for it.
+    p.sim.core.faults.lose_answers(LostAnswer {
+        path_contains: "/tiktok/v2/oauth/token/".into(),
+        method: Some("POST".into()),
+        skip: 0,
+        times: 1,
+    });
+    let unclear = p
+        .usable(&workspace, &tiktok, Some(after_outage.version))
+        .await
+        .unwrap_err();
+    assert_eq!(unclear.code(), tonic::Code::Unavailable, "{unclear:?}");
+    let shown = owner
+        .call(Method::GET, &format!("/v1/integrations/{tiktok}"), None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(shown["status"], "active", "{shown}");
 
     // Google answers a refresh without a refresh token: the stored one is kept.
     for _ in 0..2 {
