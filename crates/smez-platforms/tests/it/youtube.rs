@@ -134,7 +134,7 @@ async fn youtube_oauth_authorize_exchange_and_profile() {
         .filter(|i| i["platform"] == "youtube")
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(issued, ["code", "access_token", "refresh_token"]);
+    assert_eq!(issued, ["code", "code_verifier", "access_token", "refresh_token"]);
 }
 
 #[tokio::test]
