@@ -7,7 +7,7 @@
 //!   the next matching requests are handled in full, then their answers break
 //!   off (the platform did the work; the client never heard).
 //! - `POST /admin/consent/{platform}` with a [`crate::consent::NextConsent`].
-//! - `GET /admin/records`: every request, every code and token issued, every accepted post.
+//! - `GET /admin/records`: every request, every code and token issued and PKCE verifier shown, every accepted post.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
