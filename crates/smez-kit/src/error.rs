@@ -15,6 +15,9 @@ use tonic::{Code, Status};
 const CODE_KEY: &str = "smez-error-code";
 const FIELD_KEY: &str = "smez-error-field";
 const RETRY_AFTER_KEY: &str = "retry-after";
+/// Several field problems at once: JSON of [`FieldViolation`]s (binary
+/// metadata, since messages are not always ASCII).
+const VIOLATIONS_KEY: &str = "smez-violations-bin";
 
 /// Stable error codes. Their strings are public API: never rename one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -151,6 +154,17 @@ pub struct Error {
     pub field: Option<String>,
     /// When a retry can help, for rate limits and unavailability.
     pub retry_after: Option<Duration>,
+    /// Every field at fault, when a request has several problems (a
+    /// document checked as a whole); `field` is then the first of them.
+    pub violations: Vec<FieldViolation>,
+}
+
+/// One problem with one field of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldViolation {
+    /// Where, as a path into the request body (`video[2].source_out`).
+    pub field: String,
+    pub message: String,
 }
 
 impl Error {
@@ -160,7 +174,16 @@ impl Error {
             message: message.into(),
             field: None,
             retry_after: None,
+            violations: Vec::new(),
         }
+    }
+
+    /// An invalid request with several problems, each with its field.
+    pub fn invalid_fields(message: impl Into<String>, violations: Vec<FieldViolation>) -> Self {
+        let mut error = Self::new(ErrorCode::InvalidArgument, message);
+        error.field = violations.first().map(|v| v.field.clone());
+        error.violations = violations;
+        error
     }
 
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -221,6 +244,12 @@ impl Error {
             retry_after: text(RETRY_AFTER_KEY)
                 .and_then(|s| s.parse().ok())
                 .map(Duration::from_secs),
+            violations: metadata
+                .get_bin(VIOLATIONS_KEY)
+                .filter(|_| smez_code.is_some())
+                .and_then(|v| v.to_bytes().ok())
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default(),
         }
     }
 
@@ -232,6 +261,7 @@ impl Error {
             detail: self.message.clone(),
             code: self.code,
             field: self.field.clone(),
+            errors: self.violations.clone(),
         }
     }
 }
@@ -249,6 +279,11 @@ impl From<Error> for Status {
         }
         if let Some(after) = error.retry_after {
             metadata.insert(RETRY_AFTER_KEY, after.as_secs().max(1).into());
+        }
+        if !error.violations.is_empty()
+            && let Ok(json) = serde_json::to_vec(&error.violations)
+        {
+            metadata.insert_bin(VIOLATIONS_KEY, tonic::metadata::MetadataValue::from_bytes(&json));
         }
         status
     }
@@ -272,6 +307,9 @@ pub struct Problem {
     pub code: ErrorCode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every field at fault, when there are several (extension member).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldViolation>,
 }
 
 pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -16,5 +16,5 @@ pub mod text;
 pub mod tls;
 
 pub use config::Settings;
-pub use error::{Error, ErrorCode, Problem};
+pub use error::{Error, ErrorCode, FieldViolation, Problem};
 pub use tokio_util::sync::CancellationToken;

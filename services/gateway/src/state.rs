@@ -7,6 +7,7 @@ use smez_kit::grpc::Transport;
 use smez_proto::auth::v1::auth_service_client::AuthServiceClient;
 use smez_proto::media::v1::media_service_client::MediaServiceClient;
 use smez_proto::publisher::v1::publisher_service_client::PublisherServiceClient;
+use smez_proto::render::v1::render_service_client::RenderServiceClient;
 use smez_proto::workspace::v1::workspace_service_client::WorkspaceServiceClient;
 use smez_service::ServiceDef;
 
@@ -30,6 +31,7 @@ pub(crate) struct Inner {
     pub auth: AuthServiceClient<Transport>,
     pub workspace: WorkspaceServiceClient<Transport>,
     pub publisher: PublisherServiceClient<Transport>,
+    pub render: RenderServiceClient<Transport>,
     pub media: MediaServiceClient<Transport>,
     /// The media transport itself, for client-streaming uploads.
     pub media_transport: Transport,
@@ -65,6 +67,7 @@ impl Gateway {
         let auth = AuthServiceClient::new(transport("auth")?);
         let workspace = WorkspaceServiceClient::new(transport("workspace")?);
         let publisher = PublisherServiceClient::new(transport("publisher")?);
+        let render = RenderServiceClient::new(transport("render")?);
         let media_transport = transport("media")?;
         let media = MediaServiceClient::new(media_transport.clone());
         let gateway = &settings.gateway;
@@ -95,6 +98,7 @@ impl Gateway {
             auth,
             workspace,
             publisher,
+            render,
             media,
             media_transport,
             settings,

@@ -15,8 +15,8 @@ use smez_proto::media::v1::media_service_server::MediaService;
 use smez_proto::media::v1::upload_part::Part;
 use smez_proto::media::v1::{
     AttachTranscriptRequest, ContentHead, ContentPart, CreateResumableUploadRequest, ListMediaRequest,
-    ListMediaResponse, Media, MediaRef, ReadContentRequest, ResumableUpload, ResumableUploadRef, Transcript,
-    UploadPart,
+    ListMediaResponse, Media, MediaBatch, MediaForRenderRequest, MediaRef, ReadContentRequest, ResumableUpload,
+    ResumableUploadRef, Transcript, UploadPart,
 };
 use smez_service::member::acting_member;
 use tonic::{Request, Response, Status, Streaming};
@@ -268,4 +268,31 @@ impl MediaService for MediaApi {
         let member = acting_member(&request, "GetTranscript", Permission::ContentRead)?;
         respond(self.core.transcript(&member, &request.get_ref().media_id).await)
     }
+
+    async fn get_media_for_render(
+        &self,
+        request: Request<MediaForRenderRequest>,
+    ) -> Result<Response<MediaBatch>, Status> {
+        let caller = smez_kit::grpc::caller(&request)?;
+        if caller.service != RENDER {
+            tracing::warn!(caller = %caller.service, "authz_fail: only the render service reads media for renders");
+            return Err(Error::permission_denied(format!(
+                "the {} service may not call GetMediaForRender",
+                caller.service
+            ))
+            .into());
+        }
+        let wanted = request.get_ref();
+        respond(
+            self.core
+                .media_for_render(&wanted.workspace_id, &wanted.media_ids)
+                .await
+                .map(|rows| MediaBatch {
+                    media: rows.iter().map(view::media).collect(),
+                }),
+        )
+    }
 }
+
+/// The service that plans and renders with the workspace's media.
+const RENDER: &str = "render";

@@ -33,6 +33,24 @@ impl Core {
             .ok_or_else(|| not_found("media"))
     }
 
+    /// Those of `media_ids` that exist in the workspace (for the render service).
+    pub async fn media_for_render(&self, workspace_id: &str, media_ids: &[String]) -> Result<Vec<MediaRow>, Error> {
+        const MOST: usize = 500;
+        if workspace_id.is_empty() {
+            return Err(Error::invalid_field("workspace_id", "workspace_id is required"));
+        }
+        if media_ids.len() > MOST {
+            return Err(Error::invalid_field("media_ids", format!("at most {MOST} at once")));
+        }
+        let mut rows = Vec::with_capacity(media_ids.len());
+        for media_id in media_ids {
+            if let Some(row) = self.repo.media(workspace_id, media_id).await.map_err(storage)? {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
     /// A page, newest first, and the cursor of the next one.
     pub async fn list(&self, member: &Member, request: &ListMediaRequest) -> Result<(Vec<MediaRow>, String), Error> {
         let kind = (!request.kind.is_empty()).then_some(request.kind.as_str());

@@ -59,7 +59,13 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
                 smez_publisher::state::generate_key(),
             );
         }
-        services.push(Smez::start(name, &["serve", name], &env, &dir));
+        let service = Smez::start(name, &["serve", name], &env, &dir);
+        // Later services learn where the earlier ones live (render calls media).
+        shared.insert(
+            format!("SMEZ_SERVICES__{}", name.to_uppercase()),
+            service.grpc_endpoint(),
+        );
+        services.push(service);
     }
     for service in &mut services {
         let ready = service.wait_ready().await;
@@ -74,13 +80,7 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
         assert_eq!(grpc_health(&endpoint, grpc_name).await, SERVING, "{grpc_name}");
     }
 
-    // The gateway in its own process, told where each service lives.
-    for (service, (name, _)) in services.iter().zip(SERVICES) {
-        shared.insert(
-            format!("SMEZ_SERVICES__{}", name.to_uppercase()),
-            service.grpc_endpoint(),
-        );
-    }
+    // The gateway in its own process, told where each service lives (`shared`).
     let mut gateway_env = shared.clone();
     gateway_env.insert("SMEZ_INTERNAL_AUTH__SIGNING_KEY".to_owned(), signing("gateway"));
     let mut gateway = Smez::start("gateway", &["serve", "gateway"], &gateway_env, &dir);
@@ -246,6 +246,21 @@ async fn sign_up_and_leave(gateway: &Smez) -> String {
     )
     .await;
     assert_eq!(status, 201, "{workspace}");
+    // An edit plan crosses three processes: gateway → render → media (which
+    // alone knows the workspace's media), and every problem comes back.
+    let plan = client
+        .post(gateway.url("/v1/edit-plans"))
+        .header("x-smez-client", "mobile")
+        .header("x-smez-workspace", workspace["id"].as_str().unwrap())
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"schema": "smez.edit_plan/1", "video": [
+            {"media_id": "nowhere", "source_in": {"value": 0, "rate": 1}, "source_out": {"value": 3, "rate": 1}}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plan.status(), 422);
+    let problem: serde_json::Value = plan.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "plan.video[0].media_id", "{problem}");
     let (status, body) = call(
         reqwest::Method::DELETE,
         "/v1/me",

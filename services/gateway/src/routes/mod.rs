@@ -2,6 +2,7 @@
 //! the document cannot drift from the router.
 
 mod auth;
+mod edit_plans;
 mod integrations;
 mod me;
 mod media;
@@ -48,6 +49,9 @@ pub(crate) fn api() -> OpenApiRouter<Gateway> {
         .routes(routes!(media::content))
         .routes(routes!(media::poster))
         .routes(routes!(media::attach_transcript, media::transcript))
+        .routes(routes!(edit_plans::create))
+        .routes(routes!(edit_plans::get, edit_plans::replace))
+        .routes(routes!(edit_plans::otio))
         .routes(routes!(uploads::options, uploads::create))
         .routes(routes!(uploads::status, uploads::append, uploads::terminate))
         .routes(routes!(meta::jwks))

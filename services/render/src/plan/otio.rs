@@ -380,11 +380,12 @@ impl Reader {
             let Some((_, duration)) = self.range(&at, item) else {
                 continue;
             };
+            let start = zero_at_rate_of(position, duration);
             let end = add(position, duration);
             if schema(item) == "Clip" {
                 let text = self.generated_text(&at, item, CAPTION);
                 captions.push(Caption {
-                    start: position,
+                    start,
                     end,
                     text: text.unwrap_or_default(),
                 });
@@ -415,7 +416,7 @@ impl Reader {
                 kind,
                 text,
                 media_id,
-                start: position,
+                start: zero_at_rate_of(position, duration),
                 end: add(position, duration),
                 position: placement,
             });
@@ -513,6 +514,16 @@ fn schema(item: &Value) -> &str {
         .as_str()
         .and_then(|s| s.split('.').next())
         .unwrap_or("")
+}
+
+/// A track's start (zero) written at the rate of the item there, as the
+/// exported plan most likely had it.
+fn zero_at_rate_of(position: RationalTime, item: RationalTime) -> RationalTime {
+    if position.value == 0 {
+        RationalTime::new(0, item.rate)
+    } else {
+        position
+    }
 }
 
 fn add(a: RationalTime, b: RationalTime) -> RationalTime {

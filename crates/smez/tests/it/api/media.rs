@@ -13,7 +13,7 @@ use super::{Mobile, Reply, Shape, Stack, email};
 use crate::on_both_shapes;
 
 /// `../shared/media/real` beside the project (as CI has it), or `SMEZ_REAL_MEDIA_DIR`.
-fn real(name: &str) -> PathBuf {
+pub(super) fn real(name: &str) -> PathBuf {
     let dir = std::env::var_os("SMEZ_REAL_MEDIA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/media/real"));
@@ -27,7 +27,7 @@ fn real(name: &str) -> PathBuf {
 }
 
 /// A member with a workspace of their own, talking as a mobile client.
-struct Creator {
+pub(super) struct Creator {
     client: Mobile,
     email: String,
     workspace: String,
@@ -35,7 +35,7 @@ struct Creator {
 }
 
 impl Creator {
-    async fn new(stack: &Stack, name: &str) -> Self {
+    pub(super) async fn new(stack: &Stack, name: &str) -> Self {
         let mut client = stack.mobile();
         let email = email(name);
         client.signup(&email, name).await.expect(201);
@@ -52,7 +52,7 @@ impl Creator {
     }
 
     /// A request in this creator's workspace with a raw body and extra headers.
-    async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
+    pub(super) async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
         let mut request = crate::process::http()
             .request(method, format!("{}{path}", self.base))
             .header("x-smez-client", "mobile")
@@ -65,12 +65,12 @@ impl Creator {
         Reply::from(request.send().await.unwrap()).await
     }
 
-    async fn upload(&self, name: &str, bytes: Vec<u8>) -> Reply {
+    pub(super) async fn upload(&self, name: &str, bytes: Vec<u8>) -> Reply {
         let path = format!("/v1/media?file_name={}", urlencode(name));
         self.send(Method::POST, &path, &[], bytes).await
     }
 
-    async fn get(&self, path: &str) -> Reply {
+    pub(super) async fn get(&self, path: &str) -> Reply {
         self.send(Method::GET, path, &[], Vec::new()).await
     }
 }

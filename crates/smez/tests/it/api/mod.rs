@@ -5,6 +5,7 @@
 mod accounts;
 mod attacks;
 mod deletion;
+mod edit_plans;
 mod integrations;
 mod media;
 mod workspaces;
