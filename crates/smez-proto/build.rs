@@ -14,13 +14,16 @@ const SECRET_MESSAGES: [&str; 7] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // At run time, not `env!`: the compiled script is shared by every
+    // checkout building into one target folder, each with its own protos.
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let proto_root = manifest_dir.join("../../proto");
     let files = proto_files(&proto_root)?;
     // Our own rerun-if-changed lines: tonic-prost-build would otherwise rebuild
     // needlessly. Relative to this package (cargo reads them so): two
     // checkouts sharing one target folder then each see their own changes.
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let relative = |path: &Path| Path::new("../..").join(path.strip_prefix(manifest_dir.join("../..")).unwrap_or(path));
+    let package_root = manifest_dir.join("../..");
+    let relative = |path: &Path| Path::new("../..").join(path.strip_prefix(&package_root).unwrap_or(path));
     println!("cargo:rerun-if-changed={}", relative(&proto_root).display());
     for file in &files {
         println!("cargo:rerun-if-changed={}", relative(file).display());
