@@ -78,7 +78,13 @@ pub struct ServiceDef {
     pub build: fn(Arc<ServiceContext>) -> BoxFuture<'static, anyhow::Result<BoxedServer>>,
     /// Calls `GetServiceInfo` over a transport to this service.
     pub describe: fn(Transport) -> BoxFuture<'static, Result<ServiceInfo, tonic::Status>>,
+    /// Starts the service's worker pool (`<name>-worker`), when it has one:
+    /// resolves once its consumers are running.
+    pub worker: Option<WorkerStart>,
 }
+
+/// Starts a worker pool with its context and the process's metrics.
+pub type WorkerStart = fn(Arc<ServiceContext>, smez_kit::metrics::Metrics) -> BoxFuture<'static, anyhow::Result<()>>;
 
 /// Boxes a generated server so every service has one type.
 pub fn boxed<S>(server: S) -> BoxedServer
@@ -98,6 +104,26 @@ where
 #[macro_export]
 macro_rules! service_def {
     ($pkg:ident, $server_mod:ident :: $server:ident, $client_mod:ident :: $client:ident, $migrations:expr, $build:expr) => {
+        $crate::service_def!(
+            $pkg,
+            $server_mod::$server,
+            $client_mod::$client,
+            $migrations,
+            $build,
+            None
+        );
+    };
+    ($pkg:ident, $server_mod:ident :: $server:ident, $client_mod:ident :: $client:ident, $migrations:expr, $build:expr, worker = $worker:expr) => {
+        $crate::service_def!(
+            $pkg,
+            $server_mod::$server,
+            $client_mod::$client,
+            $migrations,
+            $build,
+            Some(|ctx, metrics| Box::pin($worker(ctx, metrics)))
+        );
+    };
+    ($pkg:ident, $server_mod:ident :: $server:ident, $client_mod:ident :: $client:ident, $migrations:expr, $build:expr, $worker:expr) => {
         /// How the `smez` binary runs this service.
         pub fn definition() -> $crate::ServiceDef {
             $crate::ServiceDef {
@@ -114,6 +140,7 @@ macro_rules! service_def {
                             .map(|response| response.into_inner())
                     })
                 },
+                worker: $worker,
             }
         }
     };

@@ -259,17 +259,39 @@ async fn start_modules(
         locals.insert(def.name, guarded);
     }
     // Every service is built: calls between them may start.
-    for peers in all_peers {
+    for peers in &all_peers {
         peers.set_locals(locals.clone());
     }
     for worker in &plan.workers {
         // A worker pool writes its service's database; opening it applies any
         // pending migrations before the first job.
-        open_store(settings, &definition(worker_service(worker))).await?;
-        tracing::info!(
-            worker,
-            "worker pool ready (its job handlers arrive with the render and publish features)"
-        );
+        let def = definition(worker_service(worker));
+        let store = open_store(settings, &def).await?;
+        match def.worker {
+            Some(start) => {
+                // It calls other services as its own service does, in-process
+                // when they run here.
+                let peers = Arc::new(Peers::new(
+                    ClientFactory::new(auth.clone(), def.name).with_tls(grpc_tls),
+                    settings.services.clone(),
+                ));
+                peers.set_locals(locals.clone());
+                let ctx = Arc::new(ServiceContext {
+                    name: def.name,
+                    settings: shared_settings.clone(),
+                    store,
+                    bus: bus.clone(),
+                    shutdown: shutdown.clone(),
+                    peers,
+                    platforms: adapters.clone(),
+                });
+                start(ctx, metrics.clone())
+                    .await
+                    .with_context(|| format!("starting the {worker} pool"))?;
+                tracing::info!(worker, "worker pool consuming");
+            }
+            None => tracing::info!(worker, "worker pool ready (its job handlers arrive with its feature)"),
+        }
         readiness.set(worker, ModuleState::Running);
     }
 
