@@ -15,8 +15,8 @@ use smez_proto::media::v1::media_service_server::MediaService;
 use smez_proto::media::v1::upload_part::Part;
 use smez_proto::media::v1::{
     AttachTranscriptRequest, ContentHead, ContentPart, CreateResumableUploadRequest, ListMediaRequest,
-    ListMediaResponse, Media, MediaBatch, MediaForRenderRequest, MediaRef, ReadContentRequest, ResumableUpload,
-    ResumableUploadRef, Transcript, UploadPart,
+    ListMediaResponse, Media, MediaBatch, MediaForRenderContentRequest, MediaForRenderRequest, MediaRef,
+    ReadContentRequest, ResumableUpload, ResumableUploadRef, Transcript, UploadPart,
 };
 use smez_service::member::acting_member;
 use tonic::{Request, Response, Status, Streaming};
@@ -211,26 +211,15 @@ impl MediaService for MediaApi {
         let read = request.into_inner();
         let content = self
             .core
-            .read(&member, &read.media_id, &read.variant, read.offset, read.length)
+            .read(
+                &member.workspace_id,
+                &read.media_id,
+                &read.variant,
+                read.offset,
+                read.length,
+            )
             .await?;
-        let head = ContentPart {
-            part: Some(ContentPiece::Head(ContentHead {
-                total_size: content.total_size,
-                content_type: content.content_type,
-                file_name: content.file_name,
-                sha256: content.sha256,
-            })),
-        };
-        let body = content.bytes.map(|chunk| {
-            chunk
-                .map(|bytes| ContentPart {
-                    part: Some(ContentPiece::Chunk(bytes)),
-                })
-                .map_err(|e| Status::unavailable(format!("reading media: {e}")))
-        });
-        Ok(Response::new(Box::pin(
-            futures_util::stream::iter([Ok(head)]).chain(body),
-        )))
+        Ok(Response::new(content_stream(content)))
     }
 
     async fn delete_media(&self, request: Request<MediaRef>) -> Result<Response<Media>, Status> {
@@ -273,15 +262,7 @@ impl MediaService for MediaApi {
         &self,
         request: Request<MediaForRenderRequest>,
     ) -> Result<Response<MediaBatch>, Status> {
-        let caller = smez_kit::grpc::caller(&request)?;
-        if caller.service != RENDER {
-            tracing::warn!(caller = %caller.service, "authz_fail: only the render service reads media for renders");
-            return Err(Error::permission_denied(format!(
-                "the {} service may not call GetMediaForRender",
-                caller.service
-            ))
-            .into());
-        }
+        render_only(&request, "GetMediaForRender")?;
         let wanted = request.get_ref();
         respond(
             self.core
@@ -292,7 +273,55 @@ impl MediaService for MediaApi {
                 }),
         )
     }
+
+    type ReadContentForRenderStream = ContentStream;
+
+    async fn read_content_for_render(
+        &self,
+        request: Request<MediaForRenderContentRequest>,
+    ) -> Result<Response<ContentStream>, Status> {
+        render_only(&request, "ReadContentForRender")?;
+        let wanted = request.get_ref();
+        if wanted.workspace_id.is_empty() {
+            return Err(Error::invalid_field("workspace_id", "workspace_id is required").into());
+        }
+        let content = self
+            .core
+            .read(&wanted.workspace_id, &wanted.media_id, "original", 0, None)
+            .await?;
+        Ok(Response::new(content_stream(content)))
+    }
 }
 
 /// The service that plans and renders with the workspace's media.
 const RENDER: &str = "render";
+
+/// Only the render service may use the render-only queries.
+fn render_only<T>(request: &Request<T>, rpc: &str) -> Result<(), Status> {
+    let caller = smez_kit::grpc::caller(request)?;
+    if caller.service != RENDER {
+        tracing::warn!(caller = %caller.service, rpc, "authz_fail: only the render service reads media for renders");
+        return Err(Error::permission_denied(format!("the {} service may not call {rpc}", caller.service)).into());
+    }
+    Ok(())
+}
+
+/// The head, then the bytes.
+fn content_stream(content: crate::library::Content) -> ContentStream {
+    let head = ContentPart {
+        part: Some(ContentPiece::Head(ContentHead {
+            total_size: content.total_size,
+            content_type: content.content_type,
+            file_name: content.file_name,
+            sha256: content.sha256,
+        })),
+    };
+    let body = content.bytes.map(|chunk| {
+        chunk
+            .map(|bytes| ContentPart {
+                part: Some(ContentPiece::Chunk(bytes)),
+            })
+            .map_err(|e| Status::unavailable(format!("reading media: {e}")))
+    });
+    Box::pin(futures_util::stream::iter([Ok(head)]).chain(body))
+}

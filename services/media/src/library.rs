@@ -92,15 +92,21 @@ impl Core {
     }
 
     /// The bytes of the original or the poster, in `offset..offset+length`.
+    /// A stored object of the workspace's media (or a range of it).
     pub async fn read(
         &self,
-        member: &Member,
+        workspace_id: &str,
         media_id: &str,
         variant: &str,
         offset: u64,
         length: Option<u64>,
     ) -> Result<Content, Error> {
-        let row = self.get(member, media_id).await?;
+        let row = self
+            .repo
+            .media(workspace_id, media_id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| not_found("media"))?;
         let (key, content_type, file_name) = match variant {
             "" | "original" => (row.object_key.clone(), row.content_type.clone(), row.file_name.clone()),
             "poster" => (
