@@ -69,6 +69,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub integrations: IntegrationsSettings,
     pub media: MediaSettings,
+    pub render: RenderSettings,
     pub platforms: PlatformsSettings,
     pub shutdown: ShutdownSettings,
     pub services: HashMap<String, String>,
@@ -335,6 +336,34 @@ impl MediaSettings {
     }
 }
 
+/// Render workers (`[render]`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RenderSettings {
+    /// A render still running after this long is stopped and failed.
+    pub timeout_secs: u64,
+    /// A worker renews its claim on a render this often (a third of it);
+    /// one that stops renewing for this long is presumed dead.
+    pub lease_secs: u64,
+    /// How often stranded renders are looked for and sent again.
+    pub reconcile_interval_secs: u64,
+    /// Where inputs and work files live while a render runs: `work_dir`, or `data_dir/render-work`.
+    pub work_dir: String,
+    /// libx264's speed/size trade-off and quality.
+    pub x264_preset: String,
+    pub crf: u32,
+}
+
+impl RenderSettings {
+    pub fn work_root(&self, data_dir: &std::path::Path) -> PathBuf {
+        if self.work_dir.is_empty() {
+            data_dir.join("render-work")
+        } else {
+            PathBuf::from(&self.work_dir)
+        }
+    }
+}
+
 impl std::fmt::Debug for MediaSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MediaSettings")
@@ -578,6 +607,7 @@ impl Settings {
         self.validate_platforms()?;
         self.validate_integrations()?;
         self.validate_media()?;
+        self.validate_render()?;
         if self.workspace.invitation_ttl_secs == 0 || self.workspace.purge_retry_secs == 0 {
             let key = if self.workspace.invitation_ttl_secs == 0 {
                 "workspace.invitation_ttl_secs"
@@ -803,6 +833,40 @@ impl Settings {
             if value.is_empty() {
                 return Err(ConfigError::invalid(key, "must name a program"));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_render(&self) -> Result<(), ConfigError> {
+        let render = &self.render;
+        for (key, value) in [
+            ("render.timeout_secs", render.timeout_secs),
+            ("render.lease_secs", render.lease_secs),
+            ("render.reconcile_interval_secs", render.reconcile_interval_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        const PRESETS: [&str; 9] = [
+            "ultrafast",
+            "superfast",
+            "veryfast",
+            "faster",
+            "fast",
+            "medium",
+            "slow",
+            "slower",
+            "veryslow",
+        ];
+        if !PRESETS.contains(&render.x264_preset.as_str()) {
+            return Err(ConfigError::invalid(
+                "render.x264_preset",
+                format!("one of {}", PRESETS.join(", ")),
+            ));
+        }
+        if render.crf > 51 {
+            return Err(ConfigError::invalid("render.crf", "from 0 to 51"));
         }
         Ok(())
     }

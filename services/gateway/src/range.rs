@@ -2,6 +2,30 @@
 //! `size` bytes. Several ranges in one request are answered with the whole
 //! representation (allowed: a server may ignore `Range`).
 
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// A range outside the representation: answered 416 with its size.
+pub(crate) struct Unsatisfiable(u64);
+
+impl IntoResponse for Unsatisfiable {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{}", self.0))],
+        )
+            .into_response()
+    }
+}
+
+/// The request's `Range` against `size` bytes: `Ok(None)` for everything.
+pub(crate) fn requested(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+    match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => Ok(None),
+        Some(value) => parse(value, size).map_err(|()| Unsatisfiable(size)),
+    }
+}
+
 /// `Ok(Some((first, last)))` inclusive; `Ok(None)`: serve everything;
 /// `Err(())`: unsatisfiable (416).
 pub(crate) fn parse(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {

@@ -1,30 +1,42 @@
 //! The gRPC API: who is calling (the gateway acting for a member), then the
 //! operation on [`Plans`].
 
+use std::pin::Pin;
 use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt};
+use smez_proto::media::v1::content_part::Part as ContentPiece;
+use smez_proto::media::v1::{ContentHead, ContentPart};
 
 use smez_kit::Error;
 use smez_kit::roles::Permission;
 use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
 use smez_proto::render::v1::create_edit_plan_request::Source as Given;
 use smez_proto::render::v1::render_service_server::RenderService;
-use smez_proto::render::v1::{CreateEditPlanRequest, EditPlan, EditPlanRef, OtioDocument, UpdateEditPlanRequest};
+use smez_proto::render::v1::{
+    CreateEditPlanRequest, CreateRenderRequest, EditPlan, EditPlanRef, OtioDocument, ReadRenderContentRequest, Render,
+    RenderRef, UpdateEditPlanRequest,
+};
 use smez_service::ServiceContext;
 use smez_service::member::acting_member;
 use tonic::{Request, Response, Status};
 
 use crate::plans::{Plans, Source};
+use crate::renders::Renders;
 
 pub struct RenderApi {
     ctx: Arc<ServiceContext>,
     plans: Arc<Plans>,
+    renders: Arc<Renders>,
 }
 
 impl RenderApi {
-    pub fn new(ctx: Arc<ServiceContext>, plans: Arc<Plans>) -> Self {
-        Self { ctx, plans }
+    pub fn new(ctx: Arc<ServiceContext>, plans: Arc<Plans>, renders: Arc<Renders>) -> Self {
+        Self { ctx, plans, renders }
     }
 }
+
+type ContentStream = Pin<Box<dyn Stream<Item = Result<ContentPart, Status>> + Send>>;
 
 fn respond<T>(outcome: Result<T, Error>) -> Result<Response<T>, Status> {
     outcome.map(Response::new).map_err(Status::from)
@@ -71,5 +83,52 @@ impl RenderService for RenderApi {
     async fn export_edit_plan_otio(&self, request: Request<EditPlanRef>) -> Result<Response<OtioDocument>, Status> {
         let member = acting_member(&request, "ExportEditPlanOtio", Permission::ContentRead)?;
         respond(self.plans.export_otio(&member, &request.get_ref().plan_id).await)
+    }
+
+    async fn create_render(&self, request: Request<CreateRenderRequest>) -> Result<Response<Render>, Status> {
+        let member = acting_member(&request, "CreateRender", Permission::ContentWrite)?;
+        respond(self.renders.create(&member, &request.get_ref().plan_id).await)
+    }
+
+    async fn get_render(&self, request: Request<RenderRef>) -> Result<Response<Render>, Status> {
+        let member = acting_member(&request, "GetRender", Permission::ContentRead)?;
+        respond(self.renders.get(&member, &request.get_ref().render_id).await)
+    }
+
+    async fn cancel_render(&self, request: Request<RenderRef>) -> Result<Response<Render>, Status> {
+        let member = acting_member(&request, "CancelRender", Permission::ContentWrite)?;
+        respond(self.renders.cancel(&member, &request.get_ref().render_id).await)
+    }
+
+    type ReadRenderContentStream = ContentStream;
+
+    async fn read_render_content(
+        &self,
+        request: Request<ReadRenderContentRequest>,
+    ) -> Result<Response<ContentStream>, Status> {
+        let member = acting_member(&request, "ReadRenderContent", Permission::ContentRead)?;
+        let read = request.into_inner();
+        let content = self
+            .renders
+            .content(&member, &read.render_id, &read.variant, read.offset, read.length)
+            .await?;
+        let head = ContentPart {
+            part: Some(ContentPiece::Head(ContentHead {
+                total_size: content.total_size,
+                content_type: content.content_type,
+                file_name: content.file_name,
+                sha256: content.sha256,
+            })),
+        };
+        let body = content.bytes.map(|chunk| {
+            chunk
+                .map(|bytes| ContentPart {
+                    part: Some(ContentPiece::Chunk(bytes)),
+                })
+                .map_err(|e| Status::unavailable(format!("reading the render: {e}")))
+        });
+        Ok(Response::new(Box::pin(
+            futures_util::stream::iter([Ok(head)]).chain(body),
+        )))
     }
 }

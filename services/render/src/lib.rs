@@ -1,15 +1,22 @@
 //! The render service. It owns edit plans, renders and platform packages.
 //!
-//! Built so far: edit plans — the `smez.edit_plan/1` model with validation
-//! and OpenTimelineIO ([`plan`]), checked against the workspace's media
-//! ([`media`]) and stored with revisions ([`plans`], [`repo`]). Generation,
-//! render workers and packages land with the rest of their issue.
+//! - Edit plans: the `smez.edit_plan/1` model with validation and
+//!   OpenTimelineIO ([`plan`]), checked against the workspace's media
+//!   ([`media`]) and stored with revisions ([`plans`], [`repo`]).
+//! - Renders: queued as `render.run` jobs, followed, canceled, read
+//!   ([`renders`]); done by the worker pool ([`worker`]) with ffmpeg
+//!   ([`ffmpeg`]); a reconciler re-sends what was stranded.
+//!
+//! Generation and packages land with the rest of their issue.
 
 pub mod api;
+pub mod ffmpeg;
 mod media;
 pub mod plan;
 mod plans;
+mod renders;
 mod repo;
+mod worker;
 
 use std::sync::Arc;
 
@@ -18,37 +25,59 @@ use smez_service::ServiceContext;
 use smez_service::purge::{BeforeDrop, Holds, OwnedSubject};
 
 /// This service's own migrations (`migrations/render/`), applied after the common ones.
-pub const MIGRATIONS: &[smez_store::Migration] = &[smez_store::Migration::new(
-    1,
-    "edit_plans",
-    include_str!("../../../migrations/render/0001_edit_plans.sql"),
-)];
+pub const MIGRATIONS: &[smez_store::Migration] = &[
+    smez_store::Migration::new(
+        1,
+        "edit_plans",
+        include_str!("../../../migrations/render/0001_edit_plans.sql"),
+    ),
+    smez_store::Migration::new(
+        2,
+        "renders",
+        include_str!("../../../migrations/render/0002_renders.sql"),
+    ),
+];
 
 async fn build(ctx: Arc<ServiceContext>) -> anyhow::Result<BoxedServer> {
     let plans = Arc::new(plans::Plans::new(ctx.clone()));
+    let renders = Arc::new(renders::Renders::new(ctx.clone(), plans.clone())?);
     smez_service::events::spawn_outbox_relay(ctx.clone());
-    // A deleted workspace: its plans go (every table has `workspace_id`).
-    // A deleted account: its plans stay the workspace's, unattributed.
+    renders::reconcile::spawn(renders.clone());
+    // A deleted workspace: its rows go (every table has `workspace_id`), and
+    // its render files before them. A deleted account: its plans and renders
+    // stay the workspace's, unattributed.
     smez_service::purge::spawn_holder_with(
         ctx.clone(),
         Holds {
             workspaces: true,
             users: true,
         },
-        Some(forget_creator(plans.clone())),
+        Some(before_drop(plans.clone(), renders.clone())),
     );
     Ok(smez_service::boxed(
-        smez_proto::render::v1::render_service_server::RenderServiceServer::new(api::RenderApi::new(ctx, plans)),
+        smez_proto::render::v1::render_service_server::RenderServiceServer::new(api::RenderApi::new(
+            ctx, plans, renders,
+        )),
     ))
 }
 
-fn forget_creator(plans: Arc<plans::Plans>) -> BeforeDrop {
+fn before_drop(plans: Arc<plans::Plans>, renders: Arc<renders::Renders>) -> BeforeDrop {
     Arc::new(move |subject| {
-        let plans = plans.clone();
+        let (plans, renders) = (plans.clone(), renders.clone());
         Box::pin(async move {
-            if let OwnedSubject::User(user_id) = subject {
-                let forgotten = plans.repo.forget_creator(&user_id).await?;
-                tracing::info!(%user_id, plans = forgotten, "a deleted account's edit plans kept, unattributed");
+            match subject {
+                OwnedSubject::Workspace(workspace_id) => {
+                    let removed = renders
+                        .store
+                        .delete_prefix(&renders::workspace_prefix(&workspace_id))
+                        .await?;
+                    tracing::info!(%workspace_id, files = removed, "a deleted workspace's render files removed");
+                }
+                OwnedSubject::User(user_id) => {
+                    let plans = plans.repo.forget_creator(&user_id).await?;
+                    let renders = renders.repo.forget_creator(&user_id).await?;
+                    tracing::info!(%user_id, plans, renders, "a deleted account's plans and renders kept, unattributed");
+                }
             }
             Ok(())
         })
@@ -60,5 +89,6 @@ smez_service::service_def!(
     render_service_server::RenderServiceServer,
     render_service_client::RenderServiceClient,
     MIGRATIONS,
-    build
+    build,
+    worker = worker::start
 );

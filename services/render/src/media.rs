@@ -53,5 +53,64 @@ fn of(media: &Media) -> Option<MediaFacts> {
             MediaKind::Image | MediaKind::Transcript => None,
         },
         has_audio: probe.is_some_and(|p| p.audio.is_some()),
+        hdr: probe.and_then(|p| p.video.as_ref()).is_some_and(|v| v.hdr),
     })
+}
+
+/// Why a medium could not be fetched.
+pub enum FetchError {
+    /// Deleted since the plan was checked.
+    Gone(String),
+    /// The media service or the network failed: worth another try.
+    Unavailable(String),
+}
+
+/// Streams the original of `media_id` into `target`.
+pub async fn fetch(
+    peers: &Peers,
+    workspace_id: &str,
+    media_id: &str,
+    target: &std::path::Path,
+) -> Result<(), FetchError> {
+    use smez_proto::media::v1::MediaForRenderContentRequest;
+    use smez_proto::media::v1::content_part::Part;
+    use tokio::io::AsyncWriteExt;
+
+    let unavailable = |what: String| FetchError::Unavailable(format!("fetching media `{media_id}`: {what}"));
+    let transport = peers
+        .transport("media")
+        .map_err(|s| unavailable(s.message().to_owned()))?;
+    let mut parts = MediaServiceClient::new(transport)
+        .read_content_for_render(MediaForRenderContentRequest {
+            workspace_id: workspace_id.to_owned(),
+            media_id: media_id.to_owned(),
+        })
+        .await
+        .map_err(|status| match status.code() {
+            tonic::Code::NotFound => FetchError::Gone(format!("the plan's media `{media_id}` was deleted")),
+            _ => unavailable(status.message().to_owned()),
+        })?
+        .into_inner();
+    let mut file = tokio::fs::File::create(target)
+        .await
+        .map_err(|e| unavailable(format!("creating {}: {e}", target.display())))?;
+    let mut expected = None;
+    let mut written = 0u64;
+    while let Some(part) = parts.message().await.map_err(|s| unavailable(s.message().to_owned()))? {
+        match part.part {
+            Some(Part::Head(head)) => expected = Some(head.total_size),
+            Some(Part::Chunk(bytes)) => {
+                file.write_all(&bytes)
+                    .await
+                    .map_err(|e| unavailable(format!("writing {}: {e}", target.display())))?;
+                written += bytes.len() as u64;
+            }
+            None => {}
+        }
+    }
+    file.flush().await.map_err(|e| unavailable(e.to_string()))?;
+    if expected != Some(written) {
+        return Err(unavailable(format!("{written} bytes arrived of {expected:?}")));
+    }
+    Ok(())
 }

@@ -121,7 +121,7 @@ impl Plans {
         })
     }
 
-    async fn row(&self, member: &Member, plan_id: &str) -> Result<PlanRow, Error> {
+    pub async fn row(&self, member: &Member, plan_id: &str) -> Result<PlanRow, Error> {
         self.repo
             .plan(&member.workspace_id, plan_id)
             .await
@@ -130,7 +130,7 @@ impl Plans {
     }
 
     /// Validates against the workspace's media; the timeline's length.
-    async fn check(&self, workspace_id: &str, plan: &EditPlan) -> Result<i64, Error> {
+    pub async fn check(&self, workspace_id: &str, plan: &EditPlan) -> Result<i64, Error> {
         let facts = media::facts(&self.ctx.peers, workspace_id, validate::media_ids(plan)).await?;
         validate::validate(plan, &facts)
             .map(|checked| checked.duration_micros)
@@ -202,7 +202,7 @@ fn storage(error: smez_store::sea_orm::DbErr) -> Error {
     Error::internal(format!("render storage: {error}"))
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

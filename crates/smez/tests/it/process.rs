@@ -137,6 +137,13 @@ impl Smez {
         let _ = Command::new("kill").args(["-TERM", &id.to_string()]).status();
     }
 
+    /// SIGKILL: the process dies on the spot, running no shutdown at all.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("still running");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// SIGTERM and the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         self.send_term();

@@ -263,18 +263,9 @@ pub(crate) async fn content(
         .authorize_active(&user, &client, &headers, Permission::ContentRead)
         .await?;
     let size = fetch(&gateway, &member, &id).await?.size_bytes;
-    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        None => None,
-        Some(value) => match crate::range::parse(value, size) {
-            Ok(range) => range,
-            Err(()) => {
-                return Ok((
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-                )
-                    .into_response());
-            }
-        },
+    let range = match crate::range::requested(&headers, size) {
+        Ok(range) => range,
+        Err(unsatisfiable) => return Ok(unsatisfiable.into_response()),
     };
     stream_content(&gateway, &member, &id, "original", range, true).await
 }
@@ -304,7 +295,7 @@ async fn stream_content(
     range: Option<(u64, u64)>,
     attachment: bool,
 ) -> Result<Response, Error> {
-    let mut parts = gateway
+    let parts = gateway
         .media
         .clone()
         .read_content(for_member(
@@ -319,8 +310,18 @@ async fn stream_content(
         .await
         .map_err(upstream)?
         .into_inner();
+    content_response(parts, range, attachment).await
+}
+
+/// A stream of content parts (a head, then chunks) as an HTTP answer: 200 or
+/// 206 with `Content-Range`, the length, type, ETag and disposition.
+pub(crate) async fn content_response(
+    mut parts: tonic::Streaming<smez_proto::media::v1::ContentPart>,
+    range: Option<(u64, u64)>,
+    attachment: bool,
+) -> Result<Response, Error> {
     let Some(Some(ContentPiece::Head(head))) = parts.message().await.map_err(upstream)?.map(|p| p.part) else {
-        return Err(Error::unavailable("the media service sent no content header"));
+        return Err(Error::unavailable("no content header came"));
     };
     let total = head.total_size;
     let (status, start, end) = match range {

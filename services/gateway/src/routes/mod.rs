@@ -9,6 +9,7 @@ mod media;
 mod media_body;
 mod members;
 pub(crate) mod meta;
+mod renders;
 mod uploads;
 mod workspaces;
 
@@ -52,6 +53,11 @@ pub(crate) fn api() -> OpenApiRouter<Gateway> {
         .routes(routes!(edit_plans::create))
         .routes(routes!(edit_plans::get, edit_plans::replace))
         .routes(routes!(edit_plans::otio))
+        .routes(routes!(renders::create))
+        .routes(routes!(renders::get, renders::cancel))
+        .routes(routes!(renders::events))
+        .routes(routes!(renders::content))
+        .routes(routes!(renders::poster))
         .routes(routes!(uploads::options, uploads::create))
         .routes(routes!(uploads::status, uploads::append, uploads::terminate))
         .routes(routes!(meta::jwks))

@@ -12,6 +12,7 @@ fn media() -> HashMap<String, MediaFacts> {
         kind,
         duration: ms.map(RationalTime::from_millis),
         has_audio,
+        hdr: false,
     };
     HashMap::from([
         ("iphone".to_owned(), facts(MediaKind::Video, Some(2202), true)),

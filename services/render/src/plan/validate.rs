@@ -16,6 +16,8 @@ pub struct MediaFacts {
     /// Absent for stills.
     pub duration: Option<RationalTime>,
     pub has_audio: bool,
+    /// PQ or HLG: tone-mapped to SDR when rendered.
+    pub hdr: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,8 +30,8 @@ pub(super) fn real(name: &str) -> PathBuf {
 pub(super) struct Creator {
     client: Mobile,
     email: String,
-    workspace: String,
-    base: String,
+    pub(super) workspace: String,
+    pub(super) base: String,
 }
 
 impl Creator {
@@ -63,6 +63,10 @@ impl Creator {
             request = request.header(*name, *value);
         }
         Reply::from(request.send().await.unwrap()).await
+    }
+
+    pub(super) fn token(&self) -> &str {
+        self.client.access.as_deref().unwrap()
     }
 
     pub(super) async fn upload(&self, name: &str, bytes: Vec<u8>) -> Reply {
@@ -368,7 +372,7 @@ async fn real_media_is_probed_stored_read_and_deleted(stack: &Stack) {
 }
 
 /// Runs ffmpeg with `args` and returns the file it wrote.
-fn make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
+pub(super) fn make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
     let out = dir.join(name);
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-y"])
@@ -381,7 +385,7 @@ fn make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
 }
 
 /// A JPEG with an EXIF orientation tag (what phones write instead of turning pixels).
-fn with_exif_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
+pub(super) fn with_exif_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
     let tiff = [
         b'I',
         b'I',

@@ -8,6 +8,7 @@ mod deletion;
 mod edit_plans;
 mod integrations;
 mod media;
+mod renders;
 mod workspaces;
 
 use std::collections::HashMap;
@@ -47,6 +48,7 @@ pub struct Stack {
     pub dir: PathBuf,
     schema_prefix: String,
     http: reqwest::Client,
+    env: HashMap<String, String>,
 }
 
 impl Stack {
@@ -79,7 +81,16 @@ impl Stack {
             dir,
             schema_prefix,
             http: crate::process::http(),
+            env,
         }
+    }
+
+    /// Kills the process outright (as a lost machine would) and starts it
+    /// again on the same data; it listens on new ports.
+    pub async fn crash_and_restart(&mut self) {
+        self.smez.kill();
+        self.smez = Smez::start("all-again", &["serve", "all"], &self.env, &self.dir);
+        self.smez.wait_ready().await;
     }
 
     /// A connection to `service`'s own database as its owner (tests look
