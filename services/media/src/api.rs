@@ -255,7 +255,11 @@ impl MediaService for MediaApi {
 
     async fn get_transcript(&self, request: Request<MediaRef>) -> Result<Response<Transcript>, Status> {
         let member = acting_member(&request, "GetTranscript", Permission::ContentRead)?;
-        respond(self.core.transcript(&member, &request.get_ref().media_id).await)
+        respond(
+            self.core
+                .transcript(&member.workspace_id, &request.get_ref().media_id)
+                .await,
+        )
     }
 
     async fn get_media_for_render(
@@ -272,6 +276,15 @@ impl MediaService for MediaApi {
                     media: rows.iter().map(view::media).collect(),
                 }),
         )
+    }
+
+    async fn get_transcript_for_render(
+        &self,
+        request: Request<MediaForRenderContentRequest>,
+    ) -> Result<Response<Transcript>, Status> {
+        render_only(&request, "GetTranscriptForRender")?;
+        let wanted = request.get_ref();
+        respond(self.core.transcript(&wanted.workspace_id, &wanted.media_id).await)
     }
 
     type ReadContentForRenderStream = ContentStream;

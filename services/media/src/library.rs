@@ -226,8 +226,14 @@ impl Core {
         Ok(row)
     }
 
-    pub async fn transcript(&self, member: &Member, media_id: &str) -> Result<Transcript, Error> {
-        let row = self.get(member, media_id).await?;
+    /// A transcript of the workspace, parsed.
+    pub async fn transcript(&self, workspace_id: &str, media_id: &str) -> Result<Transcript, Error> {
+        let row = self
+            .repo
+            .media(workspace_id, media_id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| not_found("media"))?;
         let parsed: Parsed = row
             .transcript
             .as_deref()

@@ -14,13 +14,14 @@ use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
 use smez_proto::render::v1::create_edit_plan_request::Source as Given;
 use smez_proto::render::v1::render_service_server::RenderService;
 use smez_proto::render::v1::{
-    CreateEditPlanRequest, CreateRenderRequest, EditPlan, EditPlanRef, OtioDocument, ReadRenderContentRequest, Render,
-    RenderRef, UpdateEditPlanRequest,
+    CreateEditPlanRequest, CreateRenderRequest, EditPlan, EditPlanRef, GenerateEditPlanRequest, OtioDocument,
+    ReadRenderContentRequest, Render, RenderRef, UpdateEditPlanRequest,
 };
 use smez_service::ServiceContext;
 use smez_service::member::acting_member;
 use tonic::{Request, Response, Status};
 
+use crate::generate::Generator;
 use crate::plans::{Plans, Source};
 use crate::renders::Renders;
 
@@ -28,11 +29,17 @@ pub struct RenderApi {
     ctx: Arc<ServiceContext>,
     plans: Arc<Plans>,
     renders: Arc<Renders>,
+    generator: Arc<Generator>,
 }
 
 impl RenderApi {
-    pub fn new(ctx: Arc<ServiceContext>, plans: Arc<Plans>, renders: Arc<Renders>) -> Self {
-        Self { ctx, plans, renders }
+    pub fn new(ctx: Arc<ServiceContext>, plans: Arc<Plans>, renders: Arc<Renders>, generator: Arc<Generator>) -> Self {
+        Self {
+            ctx,
+            plans,
+            renders,
+            generator,
+        }
     }
 }
 
@@ -57,6 +64,14 @@ impl RenderService for RenderApi {
             None => return Err(Error::invalid_field("plan", "a plan or an OpenTimelineIO timeline is needed").into()),
         };
         respond(self.plans.create(&member, &create.name, source).await)
+    }
+
+    async fn generate_edit_plan(
+        &self,
+        request: Request<GenerateEditPlanRequest>,
+    ) -> Result<Response<EditPlan>, Status> {
+        let member = acting_member(&request, "GenerateEditPlan", Permission::ContentWrite)?;
+        respond(self.generator.generate(&member, &request.get_ref().request_json).await)
     }
 
     async fn get_edit_plan(&self, request: Request<EditPlanRef>) -> Result<Response<EditPlan>, Status> {

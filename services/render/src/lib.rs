@@ -7,10 +7,13 @@
 //!   ([`renders`]); done by the worker pool ([`worker`]) with ffmpeg
 //!   ([`ffmpeg`]); a reconciler re-sends what was stranded.
 //!
-//! Generation and packages land with the rest of their issue.
+//! - Generation: plans from clips and transcripts ([`generate`]).
+//!
+//! Packages land with the rest of their issue.
 
 pub mod api;
 pub mod ffmpeg;
+mod generate;
 mod media;
 pub mod plan;
 mod plans;
@@ -56,7 +59,10 @@ async fn build(ctx: Arc<ServiceContext>) -> anyhow::Result<BoxedServer> {
     );
     Ok(smez_service::boxed(
         smez_proto::render::v1::render_service_server::RenderServiceServer::new(api::RenderApi::new(
-            ctx, plans, renders,
+            ctx.clone(),
+            plans.clone(),
+            renders,
+            Arc::new(generate::Generator::new(ctx, plans)),
         )),
     ))
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use smez_kit::Error;
 use smez_proto::media::v1::media_service_client::MediaServiceClient;
-use smez_proto::media::v1::{Media, MediaForRenderRequest};
+use smez_proto::media::v1::{Media, MediaForRenderContentRequest, MediaForRenderRequest, Transcript};
 use smez_service::peers::Peers;
 
 use crate::plan::time::RationalTime;
@@ -17,6 +17,19 @@ pub async fn facts<'a>(
     workspace_id: &str,
     ids: impl IntoIterator<Item = &'a str>,
 ) -> Result<HashMap<String, MediaFacts>, Error> {
+    Ok(describe(peers, workspace_id, ids)
+        .await?
+        .iter()
+        .filter_map(|(id, m)| Some((id.clone(), of(m)?)))
+        .collect())
+}
+
+/// Those of `ids` that exist in the workspace, as the media service describes them.
+pub async fn describe<'a>(
+    peers: &Peers,
+    workspace_id: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<HashMap<String, Media>, Error> {
     let media_ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
     if media_ids.is_empty() {
         return Ok(HashMap::new());
@@ -30,14 +43,23 @@ pub async fn facts<'a>(
         .await
         .map_err(|status| Error::from_status(&status))?
         .into_inner();
-    Ok(batch
-        .media
-        .iter()
-        .filter_map(|m| Some((m.id.clone(), of(m)?)))
-        .collect())
+    Ok(batch.media.into_iter().map(|m| (m.id.clone(), m)).collect())
 }
 
-fn of(media: &Media) -> Option<MediaFacts> {
+/// A transcript's cues and words.
+pub async fn transcript(peers: &Peers, workspace_id: &str, media_id: &str) -> Result<Transcript, Error> {
+    let mut client = MediaServiceClient::new(peers.transport("media")?);
+    Ok(client
+        .get_transcript_for_render(MediaForRenderContentRequest {
+            workspace_id: workspace_id.to_owned(),
+            media_id: media_id.to_owned(),
+        })
+        .await
+        .map_err(|status| Error::from_status(&status))?
+        .into_inner())
+}
+
+pub fn of(media: &Media) -> Option<MediaFacts> {
     let kind = match media.kind.as_str() {
         "video" => MediaKind::Video,
         "image" => MediaKind::Image,
@@ -72,7 +94,6 @@ pub async fn fetch(
     media_id: &str,
     target: &std::path::Path,
 ) -> Result<(), FetchError> {
-    use smez_proto::media::v1::MediaForRenderContentRequest;
     use smez_proto::media::v1::content_part::Part;
     use tokio::io::AsyncWriteExt;
 

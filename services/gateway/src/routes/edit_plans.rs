@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use smez_kit::roles::Permission;
 use smez_kit::{Error, ErrorCode};
 use smez_proto::render::v1::create_edit_plan_request::Source;
-use smez_proto::render::v1::{CreateEditPlanRequest, EditPlan, EditPlanRef, UpdateEditPlanRequest};
+use smez_proto::render::v1::{
+    CreateEditPlanRequest, EditPlan, EditPlanRef, GenerateEditPlanRequest, UpdateEditPlanRequest,
+};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{rfc3339, upstream};
@@ -134,6 +136,40 @@ pub(crate) async fn create(
         .render
         .clone()
         .create_edit_plan(for_member(request, &member))
+        .await
+        .map_err(upstream)?
+        .into_inner();
+    answer(StatusCode::CREATED, plan)
+}
+
+/// Generate an edit plan from clips (owners, admins, editors), no model
+/// needed: dead air is cut (ffmpeg's silence detection), the spoken parts
+/// kept in order up to `target_seconds`, captions paged from each clip's
+/// transcript (the one attached, or `transcript_id`), and `hook_title` shown
+/// over the first seconds. The body: `{"name", "clips": [{"media_id",
+/// "transcript_id"?}], "target_seconds"?: 60, "hook_title"?, "output"?, "fit"?,
+/// "caption_style"?, "targets"?, "silence"?: {"noise_db": -35, "min_silence_ms": 500}}`.
+/// **201** with an ordinary plan (its `generator` says what was cut).
+#[utoipa::path(post, path = "/v1/edit-plans/generate", tag = "edit plans",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = EditPlanBody), (status = 422, description = "the request or the resulting plan is not valid")))]
+pub(crate) async fn generate(
+    State(gateway): State<Gateway>,
+    user: Authenticated,
+    client: Client,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    let member = gateway
+        .authorize_active(&user, &client, &headers, Permission::ContentWrite)
+        .await?;
+    let request = GenerateEditPlanRequest {
+        request_json: document(body).await?,
+    };
+    let plan = gateway
+        .render
+        .clone()
+        .generate_edit_plan(for_member(request, &member))
         .await
         .map_err(upstream)?
         .into_inner();

@@ -51,6 +51,7 @@ pub(crate) fn api() -> OpenApiRouter<Gateway> {
         .routes(routes!(media::poster))
         .routes(routes!(media::attach_transcript, media::transcript))
         .routes(routes!(edit_plans::create))
+        .routes(routes!(edit_plans::generate))
         .routes(routes!(edit_plans::get, edit_plans::replace))
         .routes(routes!(edit_plans::otio))
         .routes(routes!(renders::create))

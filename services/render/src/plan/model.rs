@@ -32,6 +32,10 @@ pub struct EditPlan {
     /// limits apply. Empty: no platform's limits are checked.
     #[serde(default)]
     pub targets: Vec<Target>,
+    /// How Smez generated the plan, when it did (informational: what was
+    /// asked and what was cut); an edited plan keeps it until removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -62,6 +62,7 @@ pub fn export(plan: &EditPlan, name: &str) -> Value {
             "loudness_lufs": plan.audio.loudness_lufs,
             "caption_style": plan.captions.style,
             "targets": plan.targets,
+            "generator": plan.generator,
         }},
         "tracks": {
             "OTIO_SCHEMA": "Stack.1",
@@ -285,6 +286,7 @@ impl Reader {
             targets: self
                 .setting::<Vec<Target>>(smez, "targets", "metadata.smez.targets")
                 .unwrap_or_default(),
+            generator: smez.get("generator").filter(|g| !g.is_null()).cloned(),
         };
         let Some(tracks) = timeline["tracks"]["children"].as_array() else {
             self.error("tracks.children", "the timeline has no tracks");

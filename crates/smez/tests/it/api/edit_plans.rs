@@ -213,3 +213,155 @@ async fn plans_are_checked_stored_revised_and_exported(stack: &Stack) {
         send(&bob, method, &path, &json_type, &edited).await.expect(404);
     }
 }
+
+/// Milliseconds of a plan time.
+fn at_ms(time: &Value) -> f64 {
+    time["value"].as_f64().unwrap() * 1000.0 / time["rate"].as_f64().unwrap()
+}
+
+on_both_shapes!(plans_are_generated_from_speech_and_transcripts);
+async fn plans_are_generated_from_speech_and_transcripts(stack: &Stack) {
+    let ana = Creator::new(stack, "Ana").await;
+    // 8 s of "speech" (a tone) with dead air at 2–3.5 s and 6–6.8 s.
+    let dir = crate::process::temp_dir("generate");
+    let clip = super::media::make(
+        &dir,
+        "talk.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30:duration=8",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300:sample_rate=48000:duration=8",
+            "-af",
+            "volume='if(between(t,2,3.5)+between(t,6,6.8),0,1)':eval=frame",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+    );
+    let clip = ana.upload("talk.mp4", clip).await.expect(201).body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Its transcript: an "um" said in the dead air goes with it.
+    let srt = "1\n00:00:00,100 --> 00:00:01,900\nThree things nobody tells you.\n\n\
+               2\n00:00:02,500 --> 00:00:03,000\num\n\n\
+               3\n00:00:03,600 --> 00:00:05,900\nabout editing your own videos at home\n\n\
+               4\n00:00:06,900 --> 00:00:07,900\nWatch.\n";
+    ana.send(
+        Method::PUT,
+        &format!("/v1/media/{clip}/transcript?file_name=talk.srt"),
+        &[],
+        srt.into(),
+    )
+    .await
+    .expect(200);
+
+    let json_type = [("content-type", "application/json")];
+    let request =
+        json!({"name": "Auto", "clips": [{"media_id": clip}], "hook_title": "Three edits", "targets": ["tiktok"]});
+    let generated = send(&ana, Method::POST, "/v1/edit-plans/generate", &json_type, &request)
+        .await
+        .expect(201);
+    let plan = &generated.body["plan"];
+    // The dead air is cut, 0.2 s kept around the speech, cut points on frames.
+    let kept: Vec<(f64, f64)> = plan["video"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (at_ms(&c["source_in"]), at_ms(&c["source_out"])))
+        .collect();
+    let expected = [(0.0, 2200.0), (3300.0, 6200.0), (6600.0, 8000.0)];
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    for ((start, end), (want_start, want_end)) in kept.iter().zip(expected) {
+        assert!(
+            (start - want_start).abs() <= 34.0 && (end - want_end).abs() <= 34.0,
+            "{kept:?}"
+        );
+    }
+    let total = generated.body["duration_ms"].as_i64().unwrap();
+    assert!((6430..=6570).contains(&total), "{total} ms");
+    assert_eq!(plan["generator"]["source_ms"], 8000);
+    // Captions from the transcript, through the cuts, in readable pages.
+    let captions = plan["captions"]["items"].as_array().unwrap();
+    let text: Vec<&str> = captions.iter().map(|c| c["text"].as_str().unwrap()).collect();
+    let all = text.join(" ");
+    assert!(!all.contains("um"), "{text:?}");
+    assert!(all.starts_with("Three things") && all.ends_with("Watch."), "{text:?}");
+    for caption in captions {
+        let lines: Vec<&str> = caption["text"].as_str().unwrap().lines().collect();
+        assert!(
+            lines.len() <= 2 && lines.iter().all(|l| l.chars().count() <= 24),
+            "{caption}"
+        );
+    }
+    assert!((at_ms(&captions[0]["start"]) - 100.0).abs() < 1.0);
+    let about = captions
+        .iter()
+        .find(|c| c["text"].as_str().unwrap().starts_with("about"))
+        .unwrap();
+    // Said at 3.6 s of the clip, 0.3 s into the stretch that starts at 2.2 s of the timeline.
+    assert!((at_ms(&about["start"]) - 2500.0).abs() <= 34.0, "{about}");
+    assert_eq!(plan["overlays"][0]["text"], "Three edits");
+    assert_eq!(at_ms(&plan["overlays"][0]["end"]), 3000.0);
+
+    // A shorter target keeps the first seconds.
+    let short = json!({"clips": [{"media_id": clip}], "target_seconds": 4});
+    let short = send(&ana, Method::POST, "/v1/edit-plans/generate", &json_type, &short)
+        .await
+        .expect(201);
+    assert_eq!(short.body["duration_ms"], 4000);
+    assert_eq!(short.body["name"], "Generated plan");
+
+    // Unknown media and unknown fields are refused precisely.
+    let wrong = json!({"clips": [{"media_id": clip}, {"media_id": "nowhere"}]});
+    let refused = send(&ana, Method::POST, "/v1/edit-plans/generate", &json_type, &wrong)
+        .await
+        .expect(422);
+    assert_eq!(
+        refused.body["errors"][0]["field"], "clips[1].media_id",
+        "{}",
+        refused.body
+    );
+    let typo = json!({"clips": [{"media_id": clip}], "target_secs": 5});
+    let typo = send(&ana, Method::POST, "/v1/edit-plans/generate", &json_type, &typo)
+        .await
+        .expect(422);
+    assert!(
+        typo.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `target_secs`")
+    );
+
+    // The generated plan is an ordinary plan: it renders.
+    let render = send(
+        &ana,
+        Method::POST,
+        "/v1/renders",
+        &json_type,
+        &json!({"plan_id": generated.body["id"]}),
+    )
+    .await
+    .expect(202);
+    let path = format!("/v1/renders/{}", render.body["id"].as_str().unwrap());
+    let started = std::time::Instant::now();
+    loop {
+        let now = ana.get(&path).await.expect(200).body;
+        if now["status"] == "succeeded" {
+            assert_eq!(now["output"]["duration_ms"].as_i64().unwrap(), total);
+            break;
+        }
+        assert!(now["status"] == "queued" || now["status"] == "running", "{now}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "{now}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
