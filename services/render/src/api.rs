@@ -14,14 +14,16 @@ use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
 use smez_proto::render::v1::create_edit_plan_request::Source as Given;
 use smez_proto::render::v1::render_service_server::RenderService;
 use smez_proto::render::v1::{
-    CreateEditPlanRequest, CreateRenderRequest, EditPlan, EditPlanRef, GenerateEditPlanRequest, OtioDocument,
-    ReadRenderContentRequest, Render, RenderRef, UpdateEditPlanRequest,
+    CreateEditPlanRequest, CreatePackageRequest, CreateRenderRequest, EditPlan, EditPlanRef, GenerateEditPlanRequest,
+    ListPackagesRequest, ListPackagesResponse, OtioDocument, Package, PackageRef, ReadRenderContentRequest, Render,
+    RenderRef, UpdateEditPlanRequest,
 };
 use smez_service::ServiceContext;
 use smez_service::member::acting_member;
 use tonic::{Request, Response, Status};
 
 use crate::generate::Generator;
+use crate::packages::Packages;
 use crate::plans::{Plans, Source};
 use crate::renders::Renders;
 
@@ -30,15 +32,23 @@ pub struct RenderApi {
     plans: Arc<Plans>,
     renders: Arc<Renders>,
     generator: Arc<Generator>,
+    packages: Arc<Packages>,
 }
 
 impl RenderApi {
-    pub fn new(ctx: Arc<ServiceContext>, plans: Arc<Plans>, renders: Arc<Renders>, generator: Arc<Generator>) -> Self {
+    pub fn new(
+        ctx: Arc<ServiceContext>,
+        plans: Arc<Plans>,
+        renders: Arc<Renders>,
+        generator: Arc<Generator>,
+        packages: Arc<Packages>,
+    ) -> Self {
         Self {
             ctx,
             plans,
             renders,
             generator,
+            packages,
         }
     }
 }
@@ -113,6 +123,24 @@ impl RenderService for RenderApi {
     async fn cancel_render(&self, request: Request<RenderRef>) -> Result<Response<Render>, Status> {
         let member = acting_member(&request, "CancelRender", Permission::ContentWrite)?;
         respond(self.renders.cancel(&member, &request.get_ref().render_id).await)
+    }
+
+    async fn create_package(&self, request: Request<CreatePackageRequest>) -> Result<Response<Package>, Status> {
+        let member = acting_member(&request, "CreatePackage", Permission::ContentWrite)?;
+        respond(self.packages.create(&member, &request.get_ref().request_json).await)
+    }
+
+    async fn get_package(&self, request: Request<PackageRef>) -> Result<Response<Package>, Status> {
+        let member = acting_member(&request, "GetPackage", Permission::ContentRead)?;
+        respond(self.packages.get(&member, &request.get_ref().package_id).await)
+    }
+
+    async fn list_packages(
+        &self,
+        request: Request<ListPackagesRequest>,
+    ) -> Result<Response<ListPackagesResponse>, Status> {
+        let member = acting_member(&request, "ListPackages", Permission::ContentRead)?;
+        respond(self.packages.list(&member, request.get_ref()).await)
     }
 
     type ReadRenderContentStream = ContentStream;

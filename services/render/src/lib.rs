@@ -8,13 +8,13 @@
 //!   ([`ffmpeg`]); a reconciler re-sends what was stranded.
 //!
 //! - Generation: plans from clips and transcripts ([`generate`]).
-//!
-//! Packages land with the rest of their issue.
+//! - Packages: a render made ready for one platform ([`packages`]).
 
 pub mod api;
 pub mod ffmpeg;
 mod generate;
 mod media;
+mod packages;
 pub mod plan;
 mod plans;
 mod renders;
@@ -39,13 +39,19 @@ pub const MIGRATIONS: &[smez_store::Migration] = &[
         "renders",
         include_str!("../../../migrations/render/0002_renders.sql"),
     ),
+    smez_store::Migration::new(
+        3,
+        "packages",
+        include_str!("../../../migrations/render/0003_packages.sql"),
+    ),
 ];
 
 async fn build(ctx: Arc<ServiceContext>) -> anyhow::Result<BoxedServer> {
     let plans = Arc::new(plans::Plans::new(ctx.clone()));
     let renders = Arc::new(renders::Renders::new(ctx.clone(), plans.clone())?);
+    let packages = Arc::new(packages::Packages::new(ctx.clone()));
     smez_service::events::spawn_outbox_relay(ctx.clone());
-    renders::reconcile::spawn(renders.clone());
+    renders::reconcile::spawn(renders.clone(), packages.clone());
     // A deleted workspace: its rows go (every table has `workspace_id`), and
     // its render files before them. A deleted account: its plans and renders
     // stay the workspace's, unattributed.
@@ -63,6 +69,7 @@ async fn build(ctx: Arc<ServiceContext>) -> anyhow::Result<BoxedServer> {
             plans.clone(),
             renders,
             Arc::new(generate::Generator::new(ctx, plans)),
+            packages,
         )),
     ))
 }
@@ -81,8 +88,11 @@ fn before_drop(plans: Arc<plans::Plans>, renders: Arc<renders::Renders>) -> Befo
                 }
                 OwnedSubject::User(user_id) => {
                     let plans = plans.repo.forget_creator(&user_id).await?;
+                    let packages = packages::repo::PackageRepo::new(renders.repo.store().clone())
+                        .forget_creator(&user_id)
+                        .await?;
                     let renders = renders.repo.forget_creator(&user_id).await?;
-                    tracing::info!(%user_id, plans, renders, "a deleted account's plans and renders kept, unattributed");
+                    tracing::info!(%user_id, plans, renders, packages, "a deleted account's plans, renders and packages kept, unattributed");
                 }
             }
             Ok(())

@@ -9,6 +9,7 @@ mod media;
 mod media_body;
 mod members;
 pub(crate) mod meta;
+mod packages;
 mod renders;
 mod uploads;
 mod workspaces;
@@ -59,6 +60,8 @@ pub(crate) fn api() -> OpenApiRouter<Gateway> {
         .routes(routes!(renders::events))
         .routes(routes!(renders::content))
         .routes(routes!(renders::poster))
+        .routes(routes!(packages::create, packages::list))
+        .routes(routes!(packages::get))
         .routes(routes!(uploads::options, uploads::create))
         .routes(routes!(uploads::status, uploads::append, uploads::terminate))
         .routes(routes!(meta::jwks))

@@ -159,7 +159,7 @@ pub async fn verify(
     })
 }
 
-async fn probe(ffprobe: &str, path: &Path) -> Result<Value, String> {
+pub async fn probe(ffprobe: &str, path: &Path) -> Result<Value, String> {
     let output = Command::new(ffprobe)
         .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
         .arg(path)

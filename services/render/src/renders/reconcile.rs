@@ -1,13 +1,14 @@
-//! The reconciler: no render is silently dropped. Every
+//! The reconciler: no render or package build is silently dropped. Every
 //! `render.reconcile_interval_secs` it sends the job again for renders left
 //! queued (their job was lost, or never sent) and for running renders whose
 //! worker stopped renewing its lease (it died); the next worker takes them
-//! over from the start.
+//! over from the start. Package builds likewise.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Renders;
+use crate::packages::Packages;
 use crate::plans::now_ms;
 
 /// A queued render's job is sent again after this long without a worker
@@ -16,7 +17,7 @@ const QUEUED_PATIENCE_MS: i64 = 5 * 60 * 1000;
 /// Renders looked at per round.
 const BATCH: u32 = 100;
 
-pub fn spawn(renders: Arc<Renders>) {
+pub fn spawn(renders: Arc<Renders>, packages: Arc<Packages>) {
     let every = Duration::from_secs(renders.settings().reconcile_interval_secs);
     let shutdown = renders.shutdown();
     tokio::spawn(async move {
@@ -29,6 +30,9 @@ pub fn spawn(renders: Arc<Renders>) {
             }
             if let Err(e) = round(&renders).await {
                 tracing::warn!(error = %e, "render reconciliation failed; next round");
+            }
+            if let Err(e) = packages.reconcile().await {
+                tracing::warn!(error = %e, "package reconciliation failed; next round");
             }
         }
     });

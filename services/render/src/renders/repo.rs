@@ -74,6 +74,10 @@ impl RenderRepo {
         Self { store }
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     async fn execute<const N: usize>(&self, workspace_id: &str, sql: &str, values: [Value; N]) -> Result<bool, DbErr> {
         Ok(self
             .store

@@ -10,6 +10,8 @@
 //! nor record its output (its record fails and it removes what it stored).
 //! Work files live in one folder per attempt, removed when it ends (and
 //! swept at start after a crash).
+//!
+//! The pool also takes `package.build` jobs (re-encodes for a platform).
 
 mod render;
 
@@ -30,6 +32,8 @@ use smez_service::ServiceContext;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::packages::PACKAGE_BUILD;
+use crate::packages::build::Builder;
 use crate::plans::now_ms;
 use crate::renders::repo::{Finished, RenderRepo, RenderRow};
 use crate::renders::{RENDER_RUN, output_key, poster_key};
@@ -65,12 +69,30 @@ pub async fn start(ctx: Arc<ServiceContext>, metrics: Metrics) -> anyhow::Result
         concurrency: 1,
         grace: settings.shutdown_grace(),
     };
-    let bus = ctx.bus.clone();
-    let shutdown = ctx.shutdown.clone();
+    let builder = Arc::new(Builder::new(ctx.clone())?);
+    let (bus, shutdown) = (ctx.bus.clone(), ctx.shutdown.clone());
+    let (renders_metrics, renders_options) = (metrics.clone(), options.clone());
     tokio::spawn(async move {
         let handler = move |job: Job| worker.clone().handle(job);
-        if let Err(e) = run_worker(bus, RENDER_RUN.to_owned(), options, metrics, shutdown, handler).await {
+        if let Err(e) = run_worker(
+            bus,
+            RENDER_RUN.to_owned(),
+            renders_options,
+            renders_metrics,
+            shutdown,
+            handler,
+        )
+        .await
+        {
             tracing::error!(error = %e, "the render worker stopped");
+        }
+    });
+    // Package re-encodes: rarer and shorter; their own queue, one at a time.
+    let (bus, shutdown) = (ctx.bus.clone(), ctx.shutdown.clone());
+    tokio::spawn(async move {
+        let handler = move |job: Job| builder.clone().handle(job);
+        if let Err(e) = run_worker(bus, PACKAGE_BUILD.to_owned(), options, metrics, shutdown, handler).await {
+            tracing::error!(error = %e, "the package builder stopped");
         }
     });
     Ok(())

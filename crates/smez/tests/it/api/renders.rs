@@ -471,3 +471,142 @@ async fn renders_can_be_canceled_and_survive_a_killed_worker() {
     assert_delivers(&download(&ana, &render, &dir).await, 1080, 1920, 14.0, false);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn renders_are_packaged_for_each_platform() {
+    let stack = Stack::start(Shape::Sqlite, &[]).await;
+    let ana = Creator::new(&stack, "Ana").await;
+    let clip = upload_real(&ana, "iphone_rotated.mov").await;
+    let two_takes = |fps: u32| {
+        json!({
+            "schema": "smez.edit_plan/1",
+            "output": {"fps": {"num": fps, "den": 1}},
+            "video": [
+                {"media_id": clip, "source_in": ms(0), "source_out": ms(2200)},
+                {"media_id": clip, "source_in": ms(200), "source_out": ms(1800)}
+            ]
+        })
+    };
+    let render = start_render(&ana, &two_takes(30)).await;
+    let (events, _) = follow(&ana, &render).await;
+    assert_eq!(events.last().map(String::as_str), Some("succeeded"));
+
+    // A render that passes TikTok's rules is sent as it is.
+    let tiktok = post(
+        &ana,
+        "/v1/packages",
+        &json!({"render_id": render, "platform": "tiktok", "caption": "Three edits 😀", "hashtags": ["edit", "#shorts"],
+                "mentions": ["smez"], "privacy": "followers", "cover_ms": 1000, "tiktok": {"allow_duet": false, "ai_generated": true}}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(tiktok.body["status"], "ready");
+    assert_eq!(tiktok.body["reencode"], json!([]));
+    assert_eq!(
+        tiktok.body["metadata"]["caption_sent"],
+        "Three edits 😀\n\n#edit #shorts @smez"
+    );
+    assert_eq!(tiktok.body["metadata"]["tiktok"]["allow_duet"], false);
+    assert_eq!(tiktok.body["metadata"]["tiktok"]["allow_comments"], true);
+    assert_eq!(tiktok.body["video"]["width"], 1080);
+
+    // Every broken rule, with its field, nothing stored.
+    let youtube = post(
+        &ana,
+        "/v1/packages",
+        &json!({"render_id": render, "platform": "youtube", "title": "x".repeat(101), "caption": "<b>bold</b>",
+                "youtube": {"tags": ["one"]}}),
+    )
+    .await
+    .expect(422);
+    let fields: Vec<&str> = youtube.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["title", "caption", "youtube.made_for_kids"],
+        "{}",
+        youtube.body
+    );
+    let instagram = post(
+        &ana,
+        "/v1/packages",
+        &json!({"render_id": render, "platform": "instagram", "privacy": "private", "tiktok": {}}),
+    )
+    .await
+    .expect(422);
+    let fields: Vec<&str> = instagram.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["tiktok", "privacy"], "{}", instagram.body);
+    let listed = ana.get(&format!("/v1/packages?render_id={render}")).await.expect(200);
+    assert_eq!(listed.body["packages"].as_array().unwrap().len(), 1);
+
+    // A render outside a rule a re-encode can mend (15 fps for TikTok) is re-encoded to 30.
+    let slow = start_render(&ana, &two_takes(15)).await;
+    let (events, _) = follow(&ana, &slow).await;
+    assert_eq!(events.last().map(String::as_str), Some("succeeded"));
+    let building = post(
+        &ana,
+        "/v1/packages",
+        &json!({"render_id": slow, "platform": "tiktok", "caption": "slow"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(building.body["status"], "building");
+    assert_eq!(
+        building.body["reencode"],
+        json!([{"fix": "frame_rate", "from": 15.0, "to": 30}])
+    );
+    let path = format!("/v1/packages/{}", building.body["id"].as_str().unwrap());
+    let started = std::time::Instant::now();
+    let ready = loop {
+        let now = ana.get(&path).await.expect(200).body;
+        if now["status"] != "building" {
+            break now;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{now}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["video"]["fps"], 30.0);
+    assert_eq!(
+        ready["video"]["duration_us"]
+            .as_i64()
+            .map(|d| (d - 3_800_000).abs() < 70_000),
+        Some(true),
+        "{ready}"
+    );
+
+    // A render that has not succeeded cannot be packaged.
+    let canceled = start_render(&ana, &two_takes(30)).await;
+    ana.send(Method::DELETE, &format!("/v1/renders/{canceled}"), &[], Vec::new())
+        .await
+        .expect(200);
+    post(
+        &ana,
+        "/v1/packages",
+        &json!({"render_id": canceled, "platform": "tiktok"}),
+    )
+    .await
+    .expect(409);
+
+    // Another workspace sees none of it and cannot package it.
+    let bob = Creator::new(&stack, "Bob").await;
+    bob.get(&path).await.expect(404);
+    let refused = post(
+        &bob,
+        "/v1/packages",
+        &json!({"render_id": render, "platform": "tiktok"}),
+    )
+    .await
+    .expect(422);
+    assert_eq!(refused.body["field"], "render_id");
+    stack.stop().await;
+}
