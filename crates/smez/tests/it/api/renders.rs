@@ -348,6 +348,12 @@ async fn awkward_inputs_render_and_unprintable_text_is_refused() {
         upload_real(&ana, "white.mp4").await,
         upload_real(&ana, "jfk_speech.wav").await,
     ];
+    let white = make(
+        &dir,
+        "logo.png",
+        &["-f", "lavfi", "-i", "color=white:size=200x100", "-frames:v", "1"],
+    );
+    let logo = upload(&ana, "logo.png", white).await;
     let frame = json!({"value": 1, "rate": 30});
     let plan = json!({
         "schema": "smez.edit_plan/1",
@@ -360,7 +366,9 @@ async fn awkward_inputs_render_and_unprintable_text_is_refused() {
             {"media_id": ids[4], "source_in": ms(0), "source_out": ms(1000)}
         ],
         "audio": {"music": {"media_id": ids[5], "source_in": ms(500), "duck_under_speech": false}},
-        "captions": {"items": [{"start": ms(100), "end": ms(900), "text": "Edge cases \u{263A}"}]}
+        "captions": {"items": [{"start": ms(100), "end": ms(900), "text": "Edge cases \u{263A}"}]},
+        "overlays": [{"type": "image", "media_id": logo, "start": ms(1500), "end": ms(2500),
+                      "position": {"x": 0.05, "y": 0.05, "width": 0.3}}]
     });
     let render = start_render(&ana, &plan).await;
     let (events, done) = follow(&ana, &render).await;
@@ -372,6 +380,14 @@ async fn awkward_inputs_render_and_unprintable_text_is_refused() {
     assert!(
         bright_pixels(&video, 0.5, "1080:1350:0:0", 200) > 10_000,
         "an SDR picture"
+    );
+    // The image overlay (a white logo, 30 % of the width, top left) shows between 1.5 and 2.5 s only.
+    let corner = "300:150:60:75";
+    let before = bright_pixels(&video, 1.2, corner, 240);
+    let during = bright_pixels(&video, 2.0, corner, 240);
+    assert!(
+        before < 20_000 && during > 40_000,
+        "the overlay shows: {before} → {during}"
     );
 
     // A character no installed font has fails the render with the field and
@@ -608,5 +624,26 @@ async fn renders_are_packaged_for_each_platform() {
     .await
     .expect(422);
     assert_eq!(refused.body["field"], "render_id");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_render_past_its_timeout_is_stopped_and_failed() {
+    let stack = Stack::start(Shape::Sqlite, &[("SMEZ_RENDER__TIMEOUT_SECS", "1")]).await;
+    let ana = Creator::new(&stack, "Ana").await;
+    let white = upload_real(&ana, "white.mp4").await;
+    let plan = json!({
+        "schema": "smez.edit_plan/1",
+        "video": [{"media_id": white, "source_in": ms(0), "source_out": ms(10_000), "fit": "blurred_background"}]
+    });
+    let render = start_render(&ana, &plan).await;
+    let (events, done) = follow(&ana, &render).await;
+    assert_eq!(events.last().map(String::as_str), Some("failed"), "{done}");
+    assert_eq!(
+        done["error"],
+        "the render took longer than render.timeout_secs (1 s) and was stopped"
+    );
+    assert!(files_under(&stack.dir.join("data/media/renders")).is_empty());
+    assert!(files_under(&stack.dir.join("data/render-work")).is_empty());
     stack.stop().await;
 }
