@@ -114,8 +114,8 @@ fn by_hand(dir: &Path, clips: &[PathBuf], music: &Path) -> Duration {
     let mut graph = String::new();
     for i in 0..CLIPS {
         graph.push_str(&format!(
-            "[{i}:v]fps=30,split[f{i}][b{i}];[b{i}]scale=270:480:force_original_aspect_ratio=increase,crop=270:480,\
-             boxblur=10:2,scale=1080:1920[bb{i}];[f{i}]scale=1080:1920:force_original_aspect_ratio=decrease:\
+            "[{i}:v]fps=30,split[f{i}][b{i}];[b{i}]scale=134:240:force_original_aspect_ratio=increase:flags=fast_bilinear,\
+             crop=134:240,boxblur=5:1,scale=1080:1920:flags=fast_bilinear[bb{i}];[f{i}]scale=1080:1920:force_original_aspect_ratio=decrease:\
              force_divisible_by=2[ff{i}];[bb{i}][ff{i}]overlay=(W-w)/2:(H-h)/2,format=yuv420p,setsar=1[v{i}];\
              [{i}:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo[a{i}];"
         ));
