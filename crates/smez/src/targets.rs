@@ -1,8 +1,9 @@
 //! `smez serve <target>[,<target>…]`: which modules one process runs.
 //!
-//! Targets name a service (`auth`, …, `vault`), the `gateway`, a worker pool
-//! (`render-worker`, `publisher-worker`), or a group: `api` (the gateway and
-//! every service), `workers` (every worker pool), `all` (everything).
+//! Targets name a service (`auth`, …, `vault`; `render` and `publisher` with
+//! their worker pools), the `gateway`, a worker pool alone (`render-worker`,
+//! `publisher-worker`), or a group: `api` (the gateway and every service,
+//! no worker pool), `workers` (every worker pool), `all` (everything).
 
 use smez_kit::config::SERVICES;
 
@@ -38,6 +39,11 @@ impl Plan {
                 other => {
                     if let Some(service) = SERVICES.iter().find(|s| **s == other) {
                         plan.add_services(&[service]);
+                        // A service's process also runs its worker pool (`smez serve
+                        // render` renders); `<service>-worker` runs the pool alone.
+                        if let Some((worker, _)) = WORKERS.iter().find(|(_, s)| s == service) {
+                            plan.add_workers(&[worker]);
+                        }
                     } else if let Some((worker, _)) = WORKERS.iter().find(|(w, _)| *w == other) {
                         plan.add_workers(&[worker]);
                     } else {
@@ -133,6 +139,14 @@ mod tests {
         assert_eq!(mixed.services, vec!["auth", "vault"]);
         assert_eq!(mixed.workers, vec!["render-worker"]);
         assert_eq!(Plan::parse("api,workers").unwrap(), all);
+    }
+
+    #[test]
+    fn a_service_with_a_worker_pool_runs_it() {
+        let render = Plan::parse("render").unwrap();
+        assert_eq!(render.services, vec!["render"]);
+        assert_eq!(render.workers, vec!["render-worker"]);
+        assert!(Plan::parse("media").unwrap().workers.is_empty());
     }
 
     #[test]

@@ -193,20 +193,7 @@ async fn each_service_runs_alone_and_the_gateway_reaches_them_over_grpc() {
         assert!(exit.success(), "{} exit {exit}:\n{}", process.name, process.log());
     }
     drop_schemas(&schema_prefix).await;
-    let bus = smez_bus::rabbit::RabbitBackend::connect(&amqp_url(), &format!("smez-it.{run_id}"))
-        .await
-        .unwrap();
-    for subscription in SERVICES.iter().map(|(name, _)| format!("{name}.purge")).chain(
-        [
-            "auth.purge-confirmations",
-            "workspace.purge-confirmations",
-            "workspace.users",
-        ]
-        .map(String::from),
-    ) {
-        bus.delete_subscription(&subscription).await.unwrap();
-    }
-    bus.delete_exchanges().await.unwrap();
+    crate::process::clean_bus(&format!("smez-it.{run_id}"), &[]).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -241,3 +241,36 @@ pub async fn reflected_services(endpoint: &str) -> Vec<String> {
         other => panic!("unexpected reflection answer: {other:?}"),
     }
 }
+
+/// Removes what a run left in RabbitMQ under `prefix`: every subscription
+/// the services make, every job kind they consume, the exchanges (quorum
+/// queues left behind pile up and slow the broker down for every later run).
+pub async fn clean_bus(prefix: &str, extra_subscriptions: &[&str]) {
+    let bus = smez_bus::rabbit::RabbitBackend::connect(&amqp_url(), prefix)
+        .await
+        .unwrap();
+    let subscriptions = SERVICES
+        .iter()
+        .flat_map(|(name, _)| {
+            [
+                format!("{name}.purge"),
+                format!("{name}.purge-confirmations"),
+                format!("{name}.users"),
+            ]
+        })
+        .chain(extra_subscriptions.iter().map(|s| (*s).to_owned()));
+    for subscription in subscriptions {
+        let _ = bus.delete_subscription(&subscription).await;
+    }
+    let delays: Vec<Duration> = [1, 10, 60, 300].map(Duration::from_secs).into();
+    for kind in [
+        "render.run",
+        "package.build",
+        "publish.run",
+        "analytics.collect",
+        "media.probe",
+    ] {
+        let _ = bus.delete_kind(kind, &delays).await;
+    }
+    let _ = bus.delete_exchanges().await;
+}

@@ -378,9 +378,6 @@ async fn services_and_gateway_in_two_processes_talk_mutual_tls() {
             .await
             .unwrap();
     }
-    let bus = smez_bus::rabbit::RabbitBackend::connect(&amqp_url(), &format!("smez-it.{run_id}"))
-        .await
-        .unwrap();
-    bus.delete_exchanges().await.unwrap();
+    crate::process::clean_bus(&format!("smez-it.{run_id}"), &[]).await;
     let _ = std::fs::remove_dir_all(dir);
 }

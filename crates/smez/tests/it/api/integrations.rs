@@ -77,17 +77,7 @@ impl Platforms {
 
     async fn stop(self) {
         if let Some(prefix) = &self.bus_prefix {
-            let bus = smez_bus::rabbit::RabbitBackend::connect(&amqp_url(), prefix)
-                .await
-                .unwrap();
-            for subscription in ["it.connections", "workspace.users"]
-                .into_iter()
-                .map(String::from)
-                .chain(crate::process::SERVICES.iter().map(|(name, _)| format!("{name}.purge")))
-            {
-                let _ = bus.delete_subscription(&subscription).await;
-            }
-            let _ = bus.delete_exchanges().await;
+            crate::process::clean_bus(prefix, &["it.connections"]).await;
         }
         self.stack.stop().await;
     }
