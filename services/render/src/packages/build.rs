@@ -25,8 +25,8 @@ use super::{Metadata, fixes_of};
 use crate::ffmpeg::run::run;
 use crate::ffmpeg::verify;
 use crate::plans::now_ms;
+use crate::renders::render_prefix;
 use crate::renders::repo::RenderRepo;
-use crate::renders::workspace_prefix;
 
 pub struct Builder {
     ctx: Arc<ServiceContext>,
@@ -158,9 +158,8 @@ impl Builder {
             ));
         }
         let key = format!(
-            "{}{}/package-{package_id}-{owner}.mp4",
-            workspace_prefix(workspace_id),
-            row.render_id
+            "{}package-{package_id}-{owner}.mp4",
+            render_prefix(workspace_id, &row.render_id)
         );
         self.store.put_file(&key, &output).await.map_err(|e| e.to_string())?;
         Ok((key, serde_json::to_string(&video).map_err(|e| e.to_string())?))

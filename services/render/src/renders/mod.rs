@@ -33,11 +33,16 @@ pub struct Renders {
 /// the attempt that made them (a late, superseded attempt can only ever
 /// write and remove its own).
 pub fn output_key(workspace_id: &str, render_id: &str, attempt: &str) -> String {
-    format!("{}{render_id}/{attempt}.mp4", workspace_prefix(workspace_id))
+    format!("{}{attempt}.mp4", render_prefix(workspace_id, render_id))
 }
 
 pub fn poster_key(workspace_id: &str, render_id: &str, attempt: &str) -> String {
-    format!("{}{render_id}/{attempt}.jpg", workspace_prefix(workspace_id))
+    format!("{}{attempt}.jpg", render_prefix(workspace_id, render_id))
+}
+
+/// Everything of one render (its packages' re-encodes too).
+pub fn render_prefix(workspace_id: &str, render_id: &str) -> String {
+    format!("{}{render_id}/", workspace_prefix(workspace_id))
 }
 
 pub fn workspace_prefix(workspace_id: &str) -> String {
@@ -126,7 +131,8 @@ impl Renders {
     }
 
     /// Cancels a queued or running render (its worker stops within a
-    /// second and leaves nothing); a finished one is removed with its files.
+    /// second and leaves nothing); a finished one is removed with its files
+    /// and its packages.
     pub async fn cancel(&self, member: &Member, render_id: &str) -> Result<Render, Error> {
         let row = self.row(member, render_id).await?;
         if self
@@ -138,14 +144,16 @@ impl Renders {
             tracing::info!(render_id, "render canceled");
             return Ok(message(&self.row(member, render_id).await?, false));
         }
-        for key in row.output_key.iter().chain(row.poster_key.iter()) {
-            self.store.delete(key).await.map_err(Error::internal)?;
-        }
+        // Its video, poster and packages' re-encodes all live under its prefix.
+        self.store
+            .delete_prefix(&render_prefix(&member.workspace_id, render_id))
+            .await
+            .map_err(Error::internal)?;
         self.repo
             .delete(&member.workspace_id, render_id)
             .await
             .map_err(storage)?;
-        tracing::info!(render_id, "render removed with its files");
+        tracing::info!(render_id, "render removed with its files and packages");
         Ok(message(&row, true))
     }
 

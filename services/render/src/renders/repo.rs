@@ -269,13 +269,27 @@ impl RenderRepo {
         .await
     }
 
+    /// Deletes the render and its packages, together.
     pub async fn delete(&self, workspace_id: &str, render_id: &str) -> Result<bool, DbErr> {
-        self.execute(
-            workspace_id,
-            "DELETE FROM renders WHERE workspace_id = ? AND render_id = ?",
-            [workspace_id.into(), render_id.into()],
-        )
-        .await
+        let txn = self.store.begin_in_workspace(workspace_id).await?;
+        let backend = txn.get_database_backend();
+        let ids = || -> Vec<Value> { vec![workspace_id.into(), render_id.into()] };
+        txn.execute_raw(statement(
+            backend,
+            "DELETE FROM packages WHERE workspace_id = ? AND render_id = ?",
+            ids(),
+        ))
+        .await?;
+        let deleted = txn
+            .execute_raw(statement(
+                backend,
+                "DELETE FROM renders WHERE workspace_id = ? AND render_id = ?",
+                ids(),
+            ))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        Ok(deleted == 1)
     }
 
     pub async fn mark_enqueued(&self, workspace_id: &str, render_id: &str, now: i64) -> Result<bool, DbErr> {

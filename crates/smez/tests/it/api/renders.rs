@@ -624,6 +624,14 @@ async fn renders_are_packaged_for_each_platform() {
     .await
     .expect(422);
     assert_eq!(refused.body["field"], "render_id");
+
+    // Removing a render removes its packages and their files.
+    ana.send(Method::DELETE, &format!("/v1/renders/{slow}"), &[], Vec::new())
+        .await
+        .expect(204);
+    ana.get(&path).await.expect(404);
+    let left = files_under(&stack.dir.join("data/media/renders"));
+    assert!(left.iter().all(|f| !f.to_string_lossy().contains(&slow)), "{left:?}");
     stack.stop().await;
 }
 
