@@ -300,11 +300,14 @@ pub(crate) async fn content(
     let member = gateway
         .authorize_active(&user, &client, &headers, Permission::ContentRead)
         .await?;
-    let size = fetch(&gateway, &member, &id)
-        .await?
-        .output
-        .map_or(0, |output| output.size_bytes);
-    let range = match crate::range::requested(&headers, size) {
+    let render = fetch(&gateway, &member, &id).await?;
+    let Some(output) = render.output else {
+        return Err(Error::new(
+            smez_kit::ErrorCode::Conflict,
+            format!("the render is {}: it has no file yet", render.status),
+        ));
+    };
+    let range = match crate::range::requested(&headers, output.size_bytes) {
         Ok(range) => range,
         Err(unsatisfiable) => return Ok(unsatisfiable.into_response()),
     };

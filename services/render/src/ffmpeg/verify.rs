@@ -229,7 +229,10 @@ fn index_first(path: &Path) -> std::io::Result<bool> {
         if size < 8 {
             return Ok(false);
         }
-        offset += size;
+        let Some(next) = offset.checked_add(size) else {
+            return Ok(false);
+        };
+        offset = next;
     }
     Ok(false)
 }

@@ -144,15 +144,17 @@ impl Renders {
             tracing::info!(render_id, "render canceled");
             return Ok(message(&self.row(member, render_id).await?, false));
         }
-        // Its video, poster and packages' re-encodes all live under its prefix.
-        self.store
-            .delete_prefix(&render_prefix(&member.workspace_id, render_id))
-            .await
-            .map_err(Error::internal)?;
+        // The rows first: a package build finishing meanwhile then fails to
+        // record and removes its own file. Then everything under the
+        // render's prefix (its video, poster and packages' re-encodes).
         self.repo
             .delete(&member.workspace_id, render_id)
             .await
             .map_err(storage)?;
+        self.store
+            .delete_prefix(&render_prefix(&member.workspace_id, render_id))
+            .await
+            .map_err(Error::internal)?;
         tracing::info!(render_id, "render removed with its files and packages");
         Ok(message(&row, true))
     }
@@ -190,7 +192,7 @@ impl Renders {
                 format!("the range starts past the end ({total} bytes)"),
             ));
         }
-        let end = length.map_or(total, |l| (offset + l).min(total));
+        let end = length.map_or(total, |l| offset.saturating_add(l).min(total));
         let (total_size, bytes) = self
             .store
             .read(&key, Some(offset..end))

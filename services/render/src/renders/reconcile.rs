@@ -40,7 +40,12 @@ pub fn spawn(renders: Arc<Renders>, packages: Arc<Packages>) {
 
 async fn round(renders: &Renders) -> anyhow::Result<()> {
     let now = now_ms();
-    for (workspace_id, render_id) in renders.repo.stranded(now - QUEUED_PATIENCE_MS, now, BATCH).await? {
+    let lease_ms = i64::try_from(renders.settings().lease_secs * 1000).unwrap_or(i64::MAX);
+    for (workspace_id, render_id) in renders
+        .repo
+        .stranded(now - QUEUED_PATIENCE_MS, now, now - lease_ms, BATCH)
+        .await?
+    {
         tracing::info!(%render_id, "render stranded (job lost or worker gone): sending its job again");
         renders.enqueue(&workspace_id, &render_id).await?;
     }

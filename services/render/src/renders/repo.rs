@@ -304,15 +304,29 @@ impl RenderRepo {
     /// Renders whose job should be sent again: queued and not picked up
     /// since `queued_before`, or running on a lease that ran out before `now`.
     /// Cross-tenant by nature (the reconciler serves every workspace).
-    pub async fn stranded(&self, queued_before: i64, now: i64, limit: u32) -> Result<Vec<(String, String)>, DbErr> {
+    /// `resent_before`: a lapsed render whose job was sent after this is left
+    /// to that job (no duplicates every round).
+    pub async fn stranded(
+        &self,
+        queued_before: i64,
+        now: i64,
+        resent_before: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, DbErr> {
         let rows = self
             .store
             .query_scoped(
                 Scope::CrossTenant,
                 "SELECT workspace_id, render_id FROM renders \
-                 WHERE (status = 'queued' AND enqueued_at_ms < ?) OR (status = 'running' AND lease_until_ms < ?) \
+                 WHERE (status = 'queued' AND enqueued_at_ms < ?) \
+                 OR (status = 'running' AND lease_until_ms < ? AND enqueued_at_ms < ?) \
                  ORDER BY enqueued_at_ms LIMIT ?",
-                [queued_before.into(), now.into(), i64::from(limit).into()],
+                [
+                    queued_before.into(),
+                    now.into(),
+                    resent_before.into(),
+                    i64::from(limit).into(),
+                ],
             )
             .await?;
         rows.iter()

@@ -131,12 +131,18 @@ impl Worker {
         // An earlier attempt that died on this machine left its folder.
         sweep(&self.work_root, |name, _| name.starts_with(&format!("{render_id}-"))).await;
         let work = self.work_root.join(format!("{render_id}-{attempt}"));
+        // `stop` ends the render (canceled, lease lost); `done` ends the
+        // heartbeat, which goes on through storing the result so the lease
+        // cannot lapse during a long upload — and ends if this job is dropped.
         let stop = CancellationToken::new();
+        let done = CancellationToken::new();
+        let _done_on_drop = done.clone().drop_guard();
         let (progress, watched) = watch::channel(0.0);
-        let heartbeat = tokio::spawn(
-            self.clone()
-                .heartbeat(row.clone(), attempt.clone(), watched, stop.clone()),
-        );
+        let heartbeat =
+            tokio::spawn(
+                self.clone()
+                    .heartbeat(row.clone(), attempt.clone(), watched, stop.clone(), done.clone()),
+            );
         let limit = Duration::from_secs(self.settings().timeout_secs);
         let outcome = match tokio::time::timeout(limit, render::render(&self.ctx, &row, &work, &progress, &stop)).await
         {
@@ -147,8 +153,9 @@ impl Worker {
             ))),
         };
         stop.cancel();
-        let _ = heartbeat.await;
         let settled = self.settle(&row, &attempt, outcome).await;
+        done.cancel();
+        let _ = heartbeat.await;
         if let Err(e) = tokio::fs::remove_dir_all(&work).await
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -161,20 +168,26 @@ impl Worker {
         i64::try_from(self.settings().lease_secs * 1000).unwrap_or(i64::MAX)
     }
 
-    /// Every second: renew the lease with the progress made (a canceled
-    /// render or a lost lease stops the work), and tell the bus.
+    /// Every beat: renew the lease with the progress made (a canceled render
+    /// or a lost lease stops the work), and tell the bus.
     async fn heartbeat(
         self: Arc<Self>,
         row: RenderRow,
         attempt: String,
         mut progress: watch::Receiver<f64>,
         stop: CancellationToken,
+        done: CancellationToken,
     ) {
-        let mut ticks = tokio::time::interval(HEARTBEAT);
+        // Every second (progress for the event stream), and at least three
+        // times per lease.
+        let every = HEARTBEAT.min(Duration::from_millis(
+            u64::try_from(self.lease_ms() / 3).unwrap_or(1).max(100),
+        ));
+        let mut ticks = tokio::time::interval(every);
         let mut told = -1i64;
         loop {
             tokio::select! {
-                () = stop.cancelled() => return,
+                () = done.cancelled() => return,
                 _ = ticks.tick() => {}
             }
             let permille = (*progress.borrow_and_update() * 1000.0).round() as i64;
