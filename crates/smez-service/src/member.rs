@@ -41,3 +41,14 @@ pub fn acting_member<T>(request: &Request<T>, rpc: &'static str, permission: Per
         role: role.clone(),
     })
 }
+
+/// Refuses a call unless the `service` named is the caller (queries one
+/// service offers another, such as render's packages for the publisher).
+pub fn only_from<T>(request: &Request<T>, service: &str, rpc: &str) -> Result<(), Status> {
+    let caller = smez_kit::grpc::caller(request)?;
+    if caller.service != service {
+        tracing::warn!(caller = %caller.service, rpc, "authz_fail: only the {service} service may call this");
+        return Err(Error::permission_denied(format!("the {} service may not call {rpc}", caller.service)).into());
+    }
+    Ok(())
+}

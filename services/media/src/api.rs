@@ -5,22 +5,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use smez_kit::Error;
 use smez_kit::roles::Permission;
 use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
 use smez_proto::media::v1::attach_transcript_request::Source;
-use smez_proto::media::v1::content_part::Part as ContentPiece;
 use smez_proto::media::v1::media_service_server::MediaService;
 use smez_proto::media::v1::upload_part::Part;
 use smez_proto::media::v1::{
-    AttachTranscriptRequest, ContentHead, ContentPart, CreateResumableUploadRequest, ListMediaRequest,
-    ListMediaResponse, Media, MediaBatch, MediaForRenderContentRequest, MediaForRenderRequest, MediaRef,
-    ReadContentRequest, ResumableUpload, ResumableUploadRef, Transcript, UploadPart,
+    AttachTranscriptRequest, CreateResumableUploadRequest, ListMediaRequest, ListMediaResponse, Media, MediaBatch,
+    MediaForRenderContentRequest, MediaForRenderRequest, MediaRef, ReadContentRequest, ResumableUpload,
+    ResumableUploadRef, Transcript, UploadPart,
 };
 use smez_service::member::acting_member;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::content::{self, ContentStream};
 use crate::core::Core;
 use crate::view;
 
@@ -89,8 +89,6 @@ async fn first_part(stream: &mut Streaming<UploadPart>) -> Result<Part, Status> 
         .and_then(|p| p.part)
         .ok_or_else(|| Error::invalid_field("part", "an upload starts with its start part").into())
 }
-
-type ContentStream = Pin<Box<dyn Stream<Item = Result<ContentPart, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl MediaService for MediaApi {
@@ -219,7 +217,7 @@ impl MediaService for MediaApi {
                 read.length,
             )
             .await?;
-        Ok(Response::new(content_stream(content)))
+        Ok(Response::new(content::stream(content)))
     }
 
     async fn delete_media(&self, request: Request<MediaRef>) -> Result<Response<Media>, Status> {
@@ -302,7 +300,7 @@ impl MediaService for MediaApi {
             .core
             .read(&wanted.workspace_id, &wanted.media_id, "original", 0, None)
             .await?;
-        Ok(Response::new(content_stream(content)))
+        Ok(Response::new(content::stream(content)))
     }
 }
 
@@ -311,30 +309,5 @@ const RENDER: &str = "render";
 
 /// Only the render service may use the render-only queries.
 fn render_only<T>(request: &Request<T>, rpc: &str) -> Result<(), Status> {
-    let caller = smez_kit::grpc::caller(request)?;
-    if caller.service != RENDER {
-        tracing::warn!(caller = %caller.service, rpc, "authz_fail: only the render service reads media for renders");
-        return Err(Error::permission_denied(format!("the {} service may not call {rpc}", caller.service)).into());
-    }
-    Ok(())
-}
-
-/// The head, then the bytes.
-fn content_stream(content: crate::library::Content) -> ContentStream {
-    let head = ContentPart {
-        part: Some(ContentPiece::Head(ContentHead {
-            total_size: content.total_size,
-            content_type: content.content_type,
-            file_name: content.file_name,
-            sha256: content.sha256,
-        })),
-    };
-    let body = content.bytes.map(|chunk| {
-        chunk
-            .map(|bytes| ContentPart {
-                part: Some(ContentPiece::Chunk(bytes)),
-            })
-            .map_err(|e| Status::unavailable(format!("reading media: {e}")))
-    });
-    Box::pin(futures_util::stream::iter([Ok(head)]).chain(body))
+    smez_service::member::only_from(request, RENDER, rpc)
 }

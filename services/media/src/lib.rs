@@ -12,6 +12,7 @@
 
 pub mod api;
 mod cleanup;
+pub mod content;
 mod core;
 mod exif;
 mod file_name;

@@ -2,10 +2,10 @@
 //! to clips.
 
 use bytes::Bytes;
-use futures_util::stream::BoxStream;
 use smez_kit::{Error, ErrorCode};
 use smez_proto::media::v1::{ListMediaRequest, TimedText, Transcript};
 
+use crate::content::Content;
 use crate::core::{Core, Member, not_found, refused, storage};
 use crate::intake::{Arrived, TempFile, hex};
 use crate::probe::Kind;
@@ -14,15 +14,6 @@ use crate::transcript::Parsed;
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
-
-/// A stored object, or a range of it.
-pub struct Content {
-    pub total_size: u64,
-    pub content_type: String,
-    pub file_name: String,
-    pub sha256: String,
-    pub bytes: BoxStream<'static, std::io::Result<Bytes>>,
-}
 
 impl Core {
     pub async fn get(&self, member: &Member, media_id: &str) -> Result<MediaRow, Error> {

@@ -94,14 +94,11 @@ pub async fn fetch(
     media_id: &str,
     target: &std::path::Path,
 ) -> Result<(), FetchError> {
-    use smez_proto::media::v1::content_part::Part;
-    use tokio::io::AsyncWriteExt;
-
     let unavailable = |what: String| FetchError::Unavailable(format!("fetching media `{media_id}`: {what}"));
     let transport = peers
         .transport("media")
         .map_err(|s| unavailable(s.message().to_owned()))?;
-    let mut parts = MediaServiceClient::new(transport)
+    let parts = MediaServiceClient::new(transport)
         .read_content_for_render(MediaForRenderContentRequest {
             workspace_id: workspace_id.to_owned(),
             media_id: media_id.to_owned(),
@@ -112,26 +109,8 @@ pub async fn fetch(
             _ => unavailable(status.message().to_owned()),
         })?
         .into_inner();
-    let mut file = tokio::fs::File::create(target)
+    smez_media::content::save(parts, target)
         .await
-        .map_err(|e| unavailable(format!("creating {}: {e}", target.display())))?;
-    let mut expected = None;
-    let mut written = 0u64;
-    while let Some(part) = parts.message().await.map_err(|s| unavailable(s.message().to_owned()))? {
-        match part.part {
-            Some(Part::Head(head)) => expected = Some(head.total_size),
-            Some(Part::Chunk(bytes)) => {
-                file.write_all(&bytes)
-                    .await
-                    .map_err(|e| unavailable(format!("writing {}: {e}", target.display())))?;
-                written += bytes.len() as u64;
-            }
-            None => {}
-        }
-    }
-    file.flush().await.map_err(|e| unavailable(e.to_string()))?;
-    if expected != Some(written) {
-        return Err(unavailable(format!("{written} bytes arrived of {expected:?}")));
-    }
-    Ok(())
+        .map(drop)
+        .map_err(unavailable)
 }

@@ -198,7 +198,8 @@ fn message(row: &PlanRow, warnings: Vec<String>) -> PlanMessage {
     }
 }
 
-fn storage(error: smez_store::sea_orm::DbErr) -> Error {
+/// A storage failure of this service, as callers see it.
+pub fn storage(error: smez_store::sea_orm::DbErr) -> Error {
     Error::internal(format!("render storage: {error}"))
 }
 

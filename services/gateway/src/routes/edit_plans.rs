@@ -10,8 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use smez_kit::Error;
 use smez_kit::roles::Permission;
-use smez_kit::{Error, ErrorCode};
 use smez_proto::render::v1::create_edit_plan_request::Source;
 use smez_proto::render::v1::{
     CreateEditPlanRequest, EditPlan, EditPlanRef, GenerateEditPlanRequest, UpdateEditPlanRequest,
@@ -87,13 +87,7 @@ fn answer(status: StatusCode, plan: EditPlan) -> Result<Response, Error> {
 }
 
 async fn document(body: Body) -> Result<String, Error> {
-    let bytes = axum::body::to_bytes(body, MAX_PLAN_BYTES).await.map_err(|_| {
-        Error::new(
-            ErrorCode::PayloadTooLarge,
-            format!("a plan document is at most {MAX_PLAN_BYTES} bytes"),
-        )
-    })?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| Error::invalid_field("body", "a plan document is UTF-8 JSON"))
+    super::json_text(body, MAX_PLAN_BYTES, "a plan document").await
 }
 
 fn is_otio(headers: &HeaderMap) -> bool {

@@ -6,12 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use smez_kit::Error;
 use smez_kit::roles::Permission;
-use smez_kit::{Error, ErrorCode};
 use smez_proto::render::v1::{CreatePackageRequest, ListPackagesRequest, Package, PackageRef};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{rfc3339, upstream};
+use super::{json_text, rfc3339, upstream};
 use crate::authn::Authenticated;
 use crate::authz::for_member;
 use crate::client::Client;
@@ -93,14 +93,7 @@ pub(crate) async fn create(
     let member = gateway
         .authorize_active(&user, &client, &headers, Permission::ContentWrite)
         .await?;
-    let bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
-        Error::new(
-            ErrorCode::PayloadTooLarge,
-            format!("a package request is at most {MAX_REQUEST_BYTES} bytes"),
-        )
-    })?;
-    let request_json = String::from_utf8(bytes.to_vec())
-        .map_err(|_| Error::invalid_field("body", "a package request is UTF-8 JSON"))?;
+    let request_json = json_text(body, MAX_REQUEST_BYTES, "a package request").await?;
     let package = gateway
         .render
         .clone()

@@ -17,6 +17,7 @@ use std::ffi::OsString;
 use std::fmt::Write;
 use std::path::Path;
 
+use super::run::progress_args;
 use super::secs;
 use crate::plan::model::{EditPlan, Fit, OverlayKind};
 use crate::plan::validate::{MediaFacts, MediaKind};
@@ -51,18 +52,7 @@ pub fn args(
     let fps = plan.output.fps;
     let rate = format!("{}/{}", fps.num, fps.den);
     let frame_us = fps.frame().micros();
-    let mut args: Vec<OsString> = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "warning",
-        "-progress",
-        "pipe:1",
-        "-nostats",
-    ]
-    .map(OsString::from)
-    .into();
+    let mut args = progress_args(true);
     let input = |args: &mut Vec<OsString>, before: Vec<String>, path: &Path| {
         args.extend(before.into_iter().map(OsString::from));
         args.push("-i".into());

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::run::progress_args;
+
 /// The true-peak ceiling and loudness range loudnorm is given.
 const TRUE_PEAK: f64 = -1.5;
 const RANGE: f64 = 11.0;
@@ -32,9 +34,8 @@ impl Measured {
 }
 
 pub fn measure_args(input: &Path, target_lufs: f64) -> Vec<OsString> {
-    let mut args: Vec<OsString> = ["-hide_banner", "-nostdin", "-progress", "pipe:1", "-nostats", "-i"]
-        .map(OsString::from)
-        .into();
+    let mut args = progress_args(false);
+    args.push("-i".into());
     args.push(input.into());
     args.extend(
         [
@@ -64,19 +65,8 @@ pub fn parse_measured(stderr: &str) -> Result<Measured, String> {
 }
 
 pub fn finish_args(input: &Path, measured: &Measured, target_lufs: f64, output: &Path) -> Vec<OsString> {
-    let mut args: Vec<OsString> = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "warning",
-        "-progress",
-        "pipe:1",
-        "-nostats",
-        "-i",
-    ]
-    .map(OsString::from)
-    .into();
+    let mut args = progress_args(true);
+    args.push("-i".into());
     args.push(input.into());
     let filter = if measured.is_silent() {
         "aresample=48000".to_owned()

@@ -2,6 +2,7 @@
 //! `out_time_us`, as a fraction of the planned length), stderr kept for the
 //! reason of a failure, and a kill on cancellation.
 
+use std::ffi::OsString;
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -15,6 +16,20 @@ pub enum RunError {
     Canceled,
     /// ffmpeg could not start, or exited with an error: its last words.
     Failed(String),
+}
+
+/// The arguments every [`run`] pass starts with: no banner, no prompt,
+/// progress on stdout (what `run` reads). A pass that writes a file
+/// overwrites it and logs warnings only; a measuring pass (`writes_file`
+/// false) keeps the default log level, where filters print what they measured.
+pub fn progress_args(writes_file: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["-hide_banner", "-nostdin", "-progress", "pipe:1", "-nostats"]
+        .map(OsString::from)
+        .into();
+    if writes_file {
+        args.extend(["-y", "-loglevel", "warning"].map(OsString::from));
+    }
+    args
 }
 
 /// How much of stderr is kept for an error message.

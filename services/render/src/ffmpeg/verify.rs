@@ -195,7 +195,7 @@ pub async fn loudness(ffmpeg: &str, path: &Path) -> Result<f64, String> {
 }
 
 /// "30000/1001" → 29.97.
-fn ratio(text: &str) -> f64 {
+pub fn ratio(text: &str) -> f64 {
     match text.split_once('/') {
         Some((n, d)) => n.parse::<f64>().unwrap_or(0.0) / d.parse::<f64>().unwrap_or(1.0).max(f64::MIN_POSITIVE),
         None => text.parse().unwrap_or(0.0),

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::repo::PackageRepo;
 use super::rules::{self, Fix, Video};
 use super::{Metadata, fixes_of};
-use crate::ffmpeg::run::run;
+use crate::ffmpeg::run::{progress_args, run};
 use crate::ffmpeg::verify;
 use crate::plans::now_ms;
 use crate::renders::render_prefix;
@@ -212,19 +212,8 @@ pub fn reencode_args(source: &Path, fixes: &[Fix], preset: &str, crf: u32, outpu
             }
         }
     }
-    let mut args: Vec<OsString> = [
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "warning",
-        "-progress",
-        "pipe:1",
-        "-nostats",
-        "-i",
-    ]
-    .map(OsString::from)
-    .into();
+    let mut args = progress_args(true);
+    args.push("-i".into());
     args.push(source.into());
     if !filters.is_empty() {
         args.extend(["-vf".into(), filters.join(",").into()]);
@@ -274,10 +263,7 @@ pub async fn probe(ffprobe: &str, path: &Path) -> Result<Video, String> {
         .ok_or("no picture")?;
     let audio = streams.iter().find(|s| s["codec_type"] == "audio");
     let number = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    let rate = video["avg_frame_rate"].as_str().unwrap_or("0/1");
-    let fps = rate.split_once('/').map_or(0.0, |(n, d)| {
-        n.parse::<f64>().unwrap_or(0.0) / d.parse::<f64>().unwrap_or(1.0).max(1.0)
-    });
+    let fps = verify::ratio(video["avg_frame_rate"].as_str().unwrap_or("0/1"));
     Ok(Video {
         duration_us: (number(&probed["format"]["duration"]) * 1e6).round() as i64,
         width: video["width"].as_u64().unwrap_or(0) as u32,
