@@ -3,9 +3,10 @@
 //! - `POST /admin/clock/advance {"secs": N}`: time jumps forward.
 //! - `POST /admin/faults {"endpoint", "fault": {"kind": "status"|"delay"|"drop", …}, "times"}`.
 //! - `DELETE /admin/faults`: disarm everything.
-//! - `POST /admin/faults/lost-answers {"path_contains", "method", "skip", "times"}`:
-//!   the next matching requests are handled in full, then their answers break
-//!   off (the platform did the work; the client never heard).
+//! - `POST /admin/faults/lost-answers {"path_contains", "method", "skip", "times", "hold_ms"}`:
+//!   the next matching requests are handled in full, then their answers hang
+//!   for `hold_ms` (default 0) and break off (the platform did the work; the
+//!   client never heard).
 //! - `POST /admin/consent/{platform}` with a [`crate::consent::NextConsent`].
 //! - `GET /admin/records`: every request, every code and token issued and PKCE verifier shown, every accepted post.
 

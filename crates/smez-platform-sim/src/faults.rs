@@ -54,6 +54,10 @@ pub struct LostAnswer {
     pub skip: u32,
     #[serde(default = "one")]
     pub times: u32,
+    /// How long the answer hangs before it breaks off: a platform that did
+    /// the work but answers slowly, past the client's patience (or its life).
+    #[serde(default)]
+    pub hold_ms: u64,
 }
 
 impl Faults {
@@ -88,24 +92,23 @@ impl Faults {
         self.lost_answers.lock().expect("faults lock").push(lost);
     }
 
-    /// Whether the answer to this request (already handled) is to be lost (using it up).
-    pub fn take_lost_answer(&self, method: &str, path: &str) -> bool {
+    /// Whether the answer to this request (already handled) is to be lost
+    /// (using it up), and if so how long it hangs first.
+    pub fn take_lost_answer(&self, method: &str, path: &str) -> Option<Duration> {
         let mut lost = self.lost_answers.lock().expect("faults lock");
-        let Some(index) = lost
+        let index = lost
             .iter()
-            .position(|l| path.contains(&l.path_contains) && l.method.as_deref().is_none_or(|m| m == method))
-        else {
-            return false;
-        };
+            .position(|l| path.contains(&l.path_contains) && l.method.as_deref().is_none_or(|m| m == method))?;
         if lost[index].skip > 0 {
             lost[index].skip -= 1;
-            return false;
+            return None;
         }
+        let hold = Duration::from_millis(lost[index].hold_ms);
         lost[index].times -= 1;
         if lost[index].times == 0 {
             lost.remove(index);
         }
-        true
+        Some(hold)
     }
 }
 

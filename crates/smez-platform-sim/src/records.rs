@@ -64,6 +64,14 @@ impl Records {
         });
     }
 
+    fn request(&self, request: RequestRecord) {
+        let mut requests = self.requests.lock().expect("records lock");
+        if requests.len() >= MAX_REQUESTS {
+            requests.drain(..MAX_REQUESTS / 10);
+        }
+        requests.push(request);
+    }
+
     pub fn post(&self, post: AcceptedPost) {
         self.posts.lock().expect("records lock").push(post);
     }
@@ -82,17 +90,14 @@ pub async fn record_request(State(core): State<Shared>, request: Request, next: 
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     if !path.starts_with("/admin") {
-        let mut requests = core.records.requests.lock().expect("records lock");
-        if requests.len() >= MAX_REQUESTS {
-            requests.drain(..MAX_REQUESTS / 10);
-        }
-        requests.push(RequestRecord {
+        core.records.request(RequestRecord {
             method: method.clone(),
             path: path.clone(),
             status: response.status().as_u16(),
         });
-        drop(requests);
-        if core.faults.take_lost_answer(&method, &path) {
+        let lost = core.faults.take_lost_answer(&method, &path);
+        if let Some(hold) = lost {
+            tokio::time::sleep(hold).await;
             return crate::faults::broken_answer();
         }
     }

@@ -58,13 +58,37 @@ pub trait PlatformAdapter: Send + Sync {
 
     /// Starts publishing `video` to `account_id`: every step up to handing
     /// the bytes over, which stream from the file (never all in memory).
+    /// Each step the platform cannot take back is given to `journal` before
+    /// the next one; `progress` is what an earlier attempt recorded, and the
+    /// publish resumes from it (same publish id, container or upload session).
+    async fn publish_resumable(
+        &self,
+        access_token: &str,
+        account_id: &str,
+        video: &VideoFile,
+        post: &PostMetadata,
+        progress: PublishProgress,
+        journal: &dyn PublishJournal,
+    ) -> Result<PublishHandle, PlatformError>;
+
+    /// [`PlatformAdapter::publish_resumable`] from scratch, keeping nothing.
     async fn publish(
         &self,
         access_token: &str,
         account_id: &str,
         video: &VideoFile,
         post: &PostMetadata,
-    ) -> Result<PublishHandle, PlatformError>;
+    ) -> Result<PublishHandle, PlatformError> {
+        self.publish_resumable(
+            access_token,
+            account_id,
+            video,
+            post,
+            PublishProgress::default(),
+            &Forget,
+        )
+        .await
+    }
 
     /// Where a publish stands on the platform's side.
     async fn publish_status(&self, access_token: &str, handle: &PublishHandle) -> Result<PublishStatus, PlatformError>;
@@ -81,4 +105,22 @@ pub trait PlatformAdapter: Send + Sync {
         post_id: &str,
         cursor: Option<&str>,
     ) -> Result<CommentPage, PlatformError>;
+}
+
+/// Where a publish's [`PublishProgress`] is kept between attempts.
+#[async_trait::async_trait]
+pub trait PublishJournal: Send + Sync {
+    /// Keeps `progress` durably before the adapter takes its next step; an
+    /// error stops the publish there.
+    async fn record(&self, progress: &PublishProgress) -> Result<(), PlatformError>;
+}
+
+/// A journal that keeps nothing: for one-shot publishes (tools, tests).
+pub struct Forget;
+
+#[async_trait::async_trait]
+impl PublishJournal for Forget {
+    async fn record(&self, _progress: &PublishProgress) -> Result<(), PlatformError> {
+        Ok(())
+    }
 }

@@ -149,6 +149,30 @@ pub struct PostMetadata {
     pub cover_timestamp_ms: Option<u64>,
 }
 
+/// How far a publish has got on the platform's side. The caller keeps it
+/// (through a [`crate::PublishJournal`]) between attempts, so a retry
+/// resumes the same platform object instead of creating a second one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishProgress {
+    /// TikTok `publish_id` (after init), Instagram container id (after create).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_id: Option<String>,
+    /// Where the bytes go: TikTok `upload_url`, Instagram rupload URI,
+    /// YouTube resumable session URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_url: Option<String>,
+    /// The last bytes went out: the platform may hold the whole video even
+    /// if no answer said so.
+    #[serde(default)]
+    pub final_bytes_sent: bool,
+    /// The platform confirmed every byte.
+    #[serde(default)]
+    pub uploaded: bool,
+    /// The platform's id of the finished upload (YouTube video id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_id: Option<String>,
+}
+
 /// A publish the platform accepted, to ask about later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishHandle {
@@ -167,6 +191,10 @@ pub enum PublishStatus {
     Published { post_id: String, url: Option<String> },
     /// The platform refused it after upload; the error says why.
     Failed { error: String, class: crate::ErrorClass },
+    /// The platform may have published it, but did not say so in a way Smez
+    /// could read (an answer lost after the irreversible step). Publishing
+    /// again could post it twice: a person checks the account.
+    Unconfirmed { detail: String },
 }
 
 /// One post's counters. `None` means the platform gave no number (unknown, never zero).

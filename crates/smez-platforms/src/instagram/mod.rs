@@ -40,7 +40,7 @@ use crate::http::{Answer, client};
 use crate::oauth::authorize_url;
 use crate::{
     AccountProfile, AuthorizeRequest, CommentPage, Endpoints, ErrorClass, Platform, PlatformAdapter, PlatformError,
-    PostMetadata, PostMetrics, PublishHandle, PublishStatus, TokenSet, VideoFile,
+    PostMetadata, PostMetrics, PublishHandle, PublishJournal, PublishProgress, PublishStatus, TokenSet, VideoFile,
 };
 
 use comments::comment_page_of;
@@ -253,20 +253,39 @@ impl PlatformAdapter for Instagram {
         }
     }
 
-    async fn publish(
+    /// The container is recorded before any byte goes out; a resumed
+    /// publish uploads to the same container (it is published later, by
+    /// [`PlatformAdapter::publish_status`], once Meta has processed it).
+    async fn publish_resumable(
         &self,
         access_token: &str,
         account_id: &str,
         video: &VideoFile,
         post: &PostMetadata,
+        mut progress: PublishProgress,
+        journal: &dyn PublishJournal,
     ) -> Result<PublishHandle, PlatformError> {
         refuse_oversized(video)?;
-        let container = self
-            .create_container(access_token, account_id, post, ("upload_type", "resumable"))
-            .await?;
-        let id = id_of(&container["id"]).ok_or_else(|| malformed("create container"))?;
-        let uri = container["uri"].as_str().ok_or_else(|| malformed("create container"))?;
-        self.upload(access_token, uri, video).await?;
+        let (id, uri) = match (progress.publish_id.clone(), progress.upload_url.clone()) {
+            (Some(id), _) if progress.uploaded => (id, String::new()),
+            (Some(id), Some(uri)) => (id, uri),
+            _ => {
+                let container = self
+                    .create_container(access_token, account_id, post, ("upload_type", "resumable"))
+                    .await?;
+                let id = id_of(&container["id"]).ok_or_else(|| malformed("create container"))?;
+                let uri = container["uri"].as_str().ok_or_else(|| malformed("create container"))?;
+                progress.publish_id = Some(id.clone());
+                progress.upload_url = Some(uri.to_owned());
+                journal.record(&progress).await?;
+                (id, uri.to_owned())
+            }
+        };
+        if !progress.uploaded {
+            self.upload(access_token, &uri, video).await?;
+            progress.uploaded = true;
+            journal.record(&progress).await?;
+        }
         Ok(PublishHandle {
             id,
             account_id: account_id.to_owned(),
@@ -290,11 +309,10 @@ impl PlatformAdapter for Instagram {
             // Published already, but this poll did not learn the media id (a
             // media_publish whose answer was lost). Publishing again could post
             // it twice, so it is reported, not retried.
-            "PUBLISHED" => Ok(PublishStatus::Failed {
-                error: "the container was published, but its media id was not received; check the account \
-                        before publishing again"
+            "PUBLISHED" => Ok(PublishStatus::Unconfirmed {
+                detail: "the container was published, but its media id was not received; check the account \
+                         before publishing again"
                     .into(),
-                class: ErrorClass::Permanent,
             }),
             "ERROR" => Ok(failed_container(status)),
             // Not published within 24 h: a new publish (new container) is needed.

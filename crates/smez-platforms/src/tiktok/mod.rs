@@ -48,7 +48,7 @@ use crate::http::client;
 use crate::oauth::{authorize_url, code_grant, refresh_grant};
 use crate::{
     AccountProfile, AuthorizeRequest, CommentPage, Endpoints, ErrorClass, Platform, PlatformAdapter, PlatformError,
-    PostMetadata, PostMetrics, PublishHandle, PublishStatus, TokenSet, VideoFile,
+    PostMetadata, PostMetrics, PublishHandle, PublishJournal, PublishProgress, PublishStatus, TokenSet, VideoFile,
 };
 
 use metrics::{VIDEO_FIELDS, metrics_of};
@@ -163,14 +163,16 @@ impl PlatformAdapter for TikTok {
         }])
     }
 
-    async fn publish(
+    async fn publish_resumable(
         &self,
         access_token: &str,
         account_id: &str,
         video: &VideoFile,
         post: &PostMetadata,
+        progress: PublishProgress,
+        journal: &dyn PublishJournal,
     ) -> Result<PublishHandle, PlatformError> {
-        let publish_id = self.post_video(access_token, video, post).await?;
+        let publish_id = self.post_video(access_token, video, post, progress, journal).await?;
         Ok(PublishHandle {
             id: publish_id,
             account_id: account_id.to_owned(),

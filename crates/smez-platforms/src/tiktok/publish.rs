@@ -7,17 +7,77 @@ use super::errors::fail_class;
 use super::mp4::mp4_duration_secs;
 use super::upload::ChunkPlan;
 use super::{MAX_DURATION_SECS, MAX_VIDEO_BYTES, P, TikTok};
-use crate::{ErrorClass, PlatformAdapter, PlatformError, PostMetadata, Privacy, PublishStatus, VideoFile};
+use crate::{
+    ErrorClass, PlatformAdapter, PlatformError, PostMetadata, Privacy, PublishJournal, PublishProgress, PublishStatus,
+    VideoFile,
+};
 
 impl TikTok {
     /// Checks the video against the creator's limits, initialises a Direct
-    /// Post and uploads the bytes; returns the publish id.
+    /// Post (recorded before any byte goes out) and uploads the bytes;
+    /// returns the publish id. With a recorded publish id it resumes that
+    /// task: the bytes go again only if TikTok does not hold them all.
     pub(super) async fn post_video(
         &self,
         access_token: &str,
         video: &VideoFile,
         post: &PostMetadata,
+        mut progress: PublishProgress,
+        journal: &dyn PublishJournal,
     ) -> Result<String, PlatformError> {
+        let plan = ChunkPlan::for_size(video.size());
+        let (publish_id, upload_url) = match (progress.publish_id.clone(), progress.upload_url.clone()) {
+            (Some(publish_id), _) if progress.uploaded => return Ok(publish_id),
+            (Some(publish_id), Some(upload_url)) => {
+                if self.holds_every_byte(access_token, &publish_id, video.size()).await? {
+                    progress.uploaded = true;
+                    journal.record(&progress).await?;
+                    return Ok(publish_id);
+                }
+                (publish_id, upload_url)
+            }
+            _ => {
+                let (publish_id, upload_url) = self.init(access_token, video, post, &plan).await?;
+                progress.publish_id = Some(publish_id.clone());
+                progress.upload_url = Some(upload_url.clone());
+                journal.record(&progress).await?;
+                (publish_id, upload_url)
+            }
+        };
+        match self.upload(&upload_url, video, &plan).await {
+            Ok(()) => {}
+            // The task lapsed before it got every byte: nothing was posted, and
+            // the next attempt starts a new one.
+            Err(e) if e.platform_code.as_deref() == Some("upload_url_expired") => {
+                journal.record(&PublishProgress::default()).await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        progress.uploaded = true;
+        journal.record(&progress).await?;
+        Ok(publish_id)
+    }
+
+    /// Whether TikTok holds every byte of a publish (or has moved past the upload).
+    async fn holds_every_byte(&self, access_token: &str, publish_id: &str, size: u64) -> Result<bool, PlatformError> {
+        let request = self
+            .json_post("/v2/post/publish/status/fetch/")
+            .body(json!({ "publish_id": publish_id }).to_string());
+        let data = self.business("publish status", request, access_token).await?;
+        Ok(data["status"].as_str() != Some("PROCESSING_UPLOAD")
+            || data["uploaded_bytes"].as_u64().is_some_and(|held| held >= size))
+    }
+
+    /// The checks against the creator's limits, then Direct Post init:
+    /// `(publish_id, upload_url)`.
+    async fn init(
+        &self,
+        access_token: &str,
+        video: &VideoFile,
+        post: &PostMetadata,
+        plan: &ChunkPlan,
+    ) -> Result<(String, String), PlatformError> {
         if video.size() == 0 || video.size() > MAX_VIDEO_BYTES {
             return Err(PlatformError::new(
                 P,
@@ -57,7 +117,6 @@ impl TikTok {
                 .with_code("duration_check_failed"));
             }
         }
-        let plan = ChunkPlan::for_size(video.size());
         let mut post_info = json!({
             "privacy_level": privacy,
             "title": post.caption,
@@ -89,8 +148,7 @@ impl TikTok {
                 "publish init: no publish_id or upload_url",
             ));
         };
-        self.upload(upload_url, video, &plan).await?;
-        Ok(publish_id.to_owned())
+        Ok((publish_id.to_owned(), upload_url.to_owned()))
     }
 
     /// A published post's share URL, when TikTok gives it (a failure here

@@ -32,7 +32,7 @@ use crate::http::client;
 use crate::oauth::{authorize_url, code_grant, refresh_grant};
 use crate::{
     AccountProfile, AuthorizeRequest, CommentPage, Endpoints, ErrorClass, Platform, PlatformAdapter, PlatformError,
-    PostMetadata, PostMetrics, PublishHandle, PublishStatus, TokenSet, VideoFile,
+    PostMetadata, PostMetrics, PublishHandle, PublishJournal, PublishProgress, PublishStatus, TokenSet, VideoFile,
 };
 
 use comments::comment_page_of;
@@ -74,6 +74,9 @@ pub const COMMENTS_PAGE_SIZE: u32 = 100;
 const P: Platform = Platform::YouTube;
 /// The code of a [`PlatformError`] for an expired resumable session (HTTP 404).
 const SESSION_EXPIRED: &str = "uploadSessionExpired";
+/// The code of a [`PlatformError`] for an upload whose session ended after
+/// its last bytes were sent: the video may exist.
+pub const UPLOAD_UNCONFIRMED: &str = "uploadUnconfirmed";
 
 pub struct YouTube {
     endpoints: Endpoints,
@@ -202,19 +205,31 @@ impl PlatformAdapter for YouTube {
             .collect())
     }
 
-    async fn publish(
+    async fn publish_resumable(
         &self,
         access_token: &str,
         account_id: &str,
         video: &VideoFile,
         post: &PostMetadata,
+        mut progress: PublishProgress,
+        journal: &dyn PublishJournal,
     ) -> Result<PublishHandle, PlatformError> {
-        refuse_non_short(video).await?;
-        let resource = self.upload(access_token, video, post).await?;
-        Ok(PublishHandle {
-            id: resource["id"].as_str().unwrap_or("").to_owned(),
+        let handle = |id: String| PublishHandle {
+            id,
             account_id: account_id.to_owned(),
-        })
+        };
+        if let Some(video_id) = progress.video_id.clone() {
+            return Ok(handle(video_id));
+        }
+        if progress.upload_url.is_none() {
+            refuse_non_short(video).await?;
+        }
+        let resource = self.upload(access_token, video, post, &mut progress, journal).await?;
+        let video_id = resource["id"].as_str().unwrap_or("").to_owned();
+        progress.video_id = Some(video_id.clone());
+        progress.uploaded = true;
+        journal.record(&progress).await?;
+        Ok(handle(video_id))
     }
 
     async fn publish_status(&self, access_token: &str, handle: &PublishHandle) -> Result<PublishStatus, PlatformError> {

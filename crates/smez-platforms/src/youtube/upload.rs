@@ -4,30 +4,54 @@
 use serde_json::{Value, json};
 
 use super::errors::api_error;
-use super::{DEFAULT_CATEGORY_ID, MAX_RESUMES, P, SESSION_EXPIRED, YouTube};
+use super::{DEFAULT_CATEGORY_ID, MAX_RESUMES, P, SESSION_EXPIRED, UPLOAD_UNCONFIRMED, YouTube};
 use crate::http::Answer;
 use crate::upload::{CHUNK_TIMEOUT, bytes_held, chunk_body};
-use crate::{ErrorClass, PlatformError, PostMetadata, Privacy, VideoFile};
+use crate::{ErrorClass, PlatformError, PostMetadata, Privacy, PublishJournal, PublishProgress, VideoFile};
 
 impl YouTube {
-    /// Uploads `video` for `post`; returns the video resource. A session that
-    /// expires (Google answers 404) is replaced once, from byte 0.
+    /// Uploads `video` for `post`; returns the video resource. The session
+    /// URI is recorded before any byte goes out, and a recorded one is
+    /// resumed from what it holds. A session that expires (Google answers
+    /// 404) before the last bytes went out is replaced once, from byte 0;
+    /// after them, the video may exist and is never uploaded again.
     pub(super) async fn upload(
         &self,
         access_token: &str,
         video: &VideoFile,
         post: &PostMetadata,
+        progress: &mut PublishProgress,
+        journal: &dyn PublishJournal,
     ) -> Result<Value, PlatformError> {
-        let session = self.start_session(access_token, video, post).await?;
-        match self.send_bytes(&session, video).await {
-            // The session is gone (Google answers 404): start again from byte 0, once.
+        let (session, start) = match progress.upload_url.clone() {
+            // Resuming: ask the session first (start past the end).
+            Some(session) => (session, video.size()),
+            None => (self.new_session(access_token, video, post, progress, journal).await?, 0),
+        };
+        match self.send_bytes(&session, video, start, progress, journal).await {
             Err(e) if session_expired(&e) => {
                 tracing::info!("youtube upload session expired; starting a new one");
-                let session = self.start_session(access_token, video, post).await?;
-                self.send_bytes(&session, video).await
+                let session = self.new_session(access_token, video, post, progress, journal).await?;
+                self.send_bytes(&session, video, 0, progress, journal).await
             }
             other => other,
         }
+    }
+
+    /// Starts a session and records it before anything is sent to it.
+    async fn new_session(
+        &self,
+        access_token: &str,
+        video: &VideoFile,
+        post: &PostMetadata,
+        progress: &mut PublishProgress,
+        journal: &dyn PublishJournal,
+    ) -> Result<String, PlatformError> {
+        let session = self.start_session(access_token, video, post).await?;
+        progress.upload_url = Some(session.clone());
+        progress.final_bytes_sent = false;
+        journal.record(progress).await?;
+        Ok(session)
     }
 
     /// Starts a resumable session; returns its URI.
@@ -65,24 +89,31 @@ impl YouTube {
         ))
     }
 
-    /// Sends the bytes to `session`, resuming after broken connections and 5xx;
-    /// returns the video resource.
-    async fn send_bytes(&self, session: &str, video: &VideoFile) -> Result<Value, PlatformError> {
+    /// Sends the bytes to `session` from `start` (past the end: ask the
+    /// session first), resuming after broken connections and 5xx; returns
+    /// the video resource.
+    async fn send_bytes(
+        &self,
+        session: &str,
+        video: &VideoFile,
+        start: u64,
+        progress: &mut PublishProgress,
+        journal: &dyn PublishJournal,
+    ) -> Result<Value, PlatformError> {
         let total = video.size();
-        let mut offset = 0u64;
+        let mut offset = start;
         let mut resumes = 0u32;
         // Once the last bytes went out, the video may exist even if the
         // session then vanishes: uploading it again could make a second one.
-        let mut sent_last_chunk = false;
-        let unconfirmed = |e: PlatformError, sent_last_chunk: bool| {
-            if sent_last_chunk && session_expired(&e) {
+        let unconfirmed = |e: PlatformError, final_bytes_sent: bool| {
+            if final_bytes_sent && session_expired(&e) {
                 PlatformError::new(
                     P,
                     ErrorClass::Permanent,
                     "upload: the session ended after the last bytes were sent; the video may exist, \
                      so it is not uploaded again (check the channel)",
                 )
-                .with_code("uploadUnconfirmed")
+                .with_code(UPLOAD_UNCONFIRMED)
             } else {
                 e
             }
@@ -92,7 +123,10 @@ impl YouTube {
                 // Everything sent but no final answer seen: ask.
                 self.query_session(session, total).await
             } else {
-                sent_last_chunk |= offset + self.chunk_size >= total;
+                if offset + self.chunk_size >= total && !progress.final_bytes_sent {
+                    progress.final_bytes_sent = true;
+                    journal.record(progress).await?;
+                }
                 self.send_chunk(session, video, offset).await
             };
             let failure = match step {
@@ -107,7 +141,7 @@ impl YouTube {
                     }
                 }
                 Err(e) if e.class == ErrorClass::Transient && !session_expired(&e) => e,
-                Err(e) => return Err(unconfirmed(e, sent_last_chunk)),
+                Err(e) => return Err(unconfirmed(e, progress.final_bytes_sent)),
             };
             // Broken connection or 5xx: back off, ask where the session stands, resume.
             loop {
@@ -124,7 +158,7 @@ impl YouTube {
                         break;
                     }
                     Err(e) if e.class == ErrorClass::Transient && !session_expired(&e) => continue,
-                    Err(e) => return Err(unconfirmed(e, sent_last_chunk)),
+                    Err(e) => return Err(unconfirmed(e, progress.final_bytes_sent)),
                 }
             }
         }

@@ -257,7 +257,7 @@ async fn instagram_publish_processes_then_goes_live_exactly_once() {
     assert!(!post_id.is_empty());
     let again = ig.publish_status(token, &handle).await.unwrap();
     assert!(
-        matches!(&again, PublishStatus::Failed { class: ErrorClass::Permanent, error } if error.contains("published")),
+        matches!(&again, PublishStatus::Unconfirmed { detail } if detail.contains("published")),
         "{again:?}"
     );
     let records = h.records().await;

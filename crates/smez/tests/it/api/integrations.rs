@@ -26,9 +26,9 @@ use crate::collector::{Collector, exporter_env};
 use crate::process::amqp_url;
 
 /// A stack whose platforms are a simulator this test holds.
-struct Platforms {
-    stack: Stack,
-    sim: Sim,
+pub(super) struct Platforms {
+    pub(super) stack: Stack,
+    pub(super) sim: Sim,
     collector: Collector,
     internal: InternalAuth,
     /// The bus prefix, when events go through RabbitMQ.
@@ -39,6 +39,11 @@ const HOSTS: [&str; 4] = ["AUTH_BASE", "TOKEN_BASE", "API_BASE", "UPLOAD_BASE"];
 
 impl Platforms {
     async fn start(shape: Shape) -> Self {
+        Self::start_with(shape, &[]).await
+    }
+
+    /// With extra settings (`SMEZ_…` variables).
+    pub(super) async fn start_with(shape: Shape, extra: &[(&str, &str)]) -> Self {
         let sim = Sim::start().await.unwrap();
         let collector = Collector::start().await;
         let signing_key = smez_kit::identity::generate_key().signing_key;
@@ -64,6 +69,7 @@ impl Platforms {
             env.push(("SMEZ_BUS__URL".into(), amqp_url()));
             env.push(("SMEZ_BUS__PREFIX".into(), prefix.clone()));
         }
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let stack = Stack::start(shape, &env).await;
         Self {
@@ -75,7 +81,7 @@ impl Platforms {
         }
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         if let Some(prefix) = &self.bus_prefix {
             crate::process::clean_bus(prefix, &["it.connections"]).await;
         }
@@ -83,7 +89,7 @@ impl Platforms {
     }
 
     /// Requests the simulators answered, as (method, path, status), whose path ends with `suffix`.
-    fn requests(&self, method: &str, suffix: &str) -> Vec<u16> {
+    pub(super) fn requests(&self, method: &str, suffix: &str) -> Vec<u16> {
         self.sim
             .core
             .records
@@ -208,7 +214,7 @@ async fn owner_with_workspace(browser: &mut Browser, name: &str) -> String {
     new_workspace(browser, name).await
 }
 
-async fn new_workspace(browser: &mut Browser, name: &str) -> String {
+pub(super) async fn new_workspace(browser: &mut Browser, name: &str) -> String {
     let created = browser
         .call(Method::POST, "/v1/workspaces", Some(json!({"name": name})))
         .await
@@ -218,7 +224,7 @@ async fn new_workspace(browser: &mut Browser, name: &str) -> String {
     id
 }
 
-async fn activate(browser: &mut Browser, workspace: &str) {
+pub(super) async fn activate(browser: &mut Browser, workspace: &str) {
     browser
         .call(Method::POST, &format!("/v1/workspaces/{workspace}/activate"), None)
         .await
@@ -226,7 +232,7 @@ async fn activate(browser: &mut Browser, workspace: &str) {
 }
 
 /// A new user who joins `workspace` as `role` and makes it active.
-async fn member(stack: &Stack, owner: &mut Browser, workspace: &str, role: &str) -> Browser {
+pub(super) async fn member(stack: &Stack, owner: &mut Browser, workspace: &str, role: &str) -> Browser {
     let mut browser = stack.browser();
     let address = email(role);
     browser.signup(&address, role).await.expect(201);
@@ -291,7 +297,7 @@ async fn land(browser: &mut Browser, callback: &str) -> Value {
 }
 
 /// Connects one account of `platform` end to end; returns the outcome.
-async fn connect(browser: &mut Browser, platform: &str) -> Value {
+pub(super) async fn connect(browser: &mut Browser, platform: &str) -> Value {
     let callback = consent(browser, platform).await;
     land(browser, &callback).await
 }
@@ -711,6 +717,7 @@ async fn tokens_refresh_once_and_fail_honestly(p: &Platforms) {
         method: Some("POST".into()),
         skip: 0,
         times: 1,
+        hold_ms: 0,
     });
     let unclear = p
         .usable(&workspace, &tiktok, Some(after_outage.version))
