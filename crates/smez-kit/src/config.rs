@@ -70,6 +70,7 @@ pub struct Settings {
     pub integrations: IntegrationsSettings,
     pub media: MediaSettings,
     pub render: RenderSettings,
+    pub publishing: PublishingSettings,
     pub platforms: PlatformsSettings,
     pub shutdown: ShutdownSettings,
     pub services: HashMap<String, String>,
@@ -354,6 +355,40 @@ pub struct RenderSettings {
     pub crf: u32,
 }
 
+/// Scheduling and publishing (`[publishing]`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PublishingSettings {
+    /// How often the scheduler looks for due targets.
+    pub scheduler_tick_ms: u64,
+    /// Targets one scheduler round claims at most.
+    pub dispatch_batch: u32,
+    /// Publishes one process runs at once.
+    pub worker_concurrency: usize,
+    /// A worker renews its claim every third of this; a target whose worker
+    /// stopped renewing for this long is taken over.
+    pub lease_secs: u64,
+    /// How often targets whose job was lost or whose worker died are re-driven.
+    pub reconcile_interval_secs: u64,
+    /// A queued target no worker took for this long gets its job again.
+    pub queued_patience_secs: u64,
+    /// A target not started this long after its due time raises an alert.
+    pub alert_after_secs: u64,
+    /// Attempts at a transient failure before the target fails.
+    pub max_attempts: u32,
+    /// The first wait after a transient failure; doubled each attempt (at most 10 minutes).
+    pub retry_base_ms: u64,
+    /// How often a worker asks the platform how processing goes.
+    pub poll_interval_ms: u64,
+    /// How long one worker waits on processing before handing the target back.
+    pub poll_window_secs: u64,
+    /// Limits known in advance, checked before calling (the target waits
+    /// instead of burning an attempt).
+    pub instagram_posts_per_24h: u32,
+    pub youtube_uploads_per_day: u32,
+    pub tiktok_inits_per_minute: u32,
+}
+
 impl RenderSettings {
     pub fn work_root(&self, data_dir: &std::path::Path) -> PathBuf {
         if self.work_dir.is_empty() {
@@ -608,6 +643,7 @@ impl Settings {
         self.validate_integrations()?;
         self.validate_media()?;
         self.validate_render()?;
+        self.validate_publishing()?;
         if self.workspace.invitation_ttl_secs == 0 || self.workspace.purge_retry_secs == 0 {
             let key = if self.workspace.invitation_ttl_secs == 0 {
                 "workspace.invitation_ttl_secs"
@@ -832,6 +868,28 @@ impl Settings {
         for (key, value) in [("media.ffmpeg", &media.ffmpeg), ("media.ffprobe", &media.ffprobe)] {
             if value.is_empty() {
                 return Err(ConfigError::invalid(key, "must name a program"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_publishing(&self) -> Result<(), ConfigError> {
+        let p = &self.publishing;
+        for (key, value) in [
+            ("publishing.scheduler_tick_ms", p.scheduler_tick_ms),
+            ("publishing.dispatch_batch", u64::from(p.dispatch_batch)),
+            ("publishing.worker_concurrency", p.worker_concurrency as u64),
+            ("publishing.lease_secs", p.lease_secs),
+            ("publishing.reconcile_interval_secs", p.reconcile_interval_secs),
+            ("publishing.queued_patience_secs", p.queued_patience_secs),
+            ("publishing.alert_after_secs", p.alert_after_secs),
+            ("publishing.max_attempts", u64::from(p.max_attempts)),
+            ("publishing.retry_base_ms", p.retry_base_ms),
+            ("publishing.poll_interval_ms", p.poll_interval_ms),
+            ("publishing.poll_window_secs", p.poll_window_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
             }
         }
         Ok(())

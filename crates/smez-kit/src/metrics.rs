@@ -44,6 +44,8 @@ pub struct Metrics {
     pub http_duration: Family<HttpLabels, Histogram, fn() -> Histogram>,
     pub jobs: Family<JobLabels, Counter>,
     pub job_duration: Family<JobLabels, Histogram, fn() -> Histogram>,
+    /// Publish targets still not started minutes after their due time (an alert).
+    pub publish_overdue: Counter,
 }
 
 impl Default for Metrics {
@@ -63,6 +65,7 @@ impl Metrics {
             http_duration: Family::new_with_constructor(latency_histogram),
             jobs: Family::default(),
             job_duration: Family::new_with_constructor(latency_histogram),
+            publish_overdue: Counter::default(),
         };
         registry.register("grpc_requests", "gRPC requests served", metrics.grpc_requests.clone());
         registry.register(
@@ -81,6 +84,11 @@ impl Metrics {
             "job_duration_seconds",
             "Job handling time",
             metrics.job_duration.clone(),
+        );
+        registry.register(
+            "publish_overdue",
+            "Publish targets not started minutes after their due time",
+            metrics.publish_overdue.clone(),
         );
         *metrics.registry.lock().expect("fresh lock") = registry;
         metrics

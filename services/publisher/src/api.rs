@@ -13,26 +13,33 @@ use smez_proto::common::v1::{GetServiceInfoRequest, ServiceInfo};
 use smez_proto::publisher::v1::publisher_service_server::PublisherService;
 use smez_proto::publisher::v1::{
     CompleteConnectRequest, CompleteConnectResponse, Connection, ConnectionRef, DisconnectResponse,
-    ListConnectionsRequest, ListConnectionsResponse, PendingChoice, PendingChoiceRef, SelectPendingAccountRequest,
-    StartConnectRequest, StartConnectResponse, UsableAccessToken, UsableAccessTokenRequest,
+    ListConnectionsRequest, ListConnectionsResponse, ListPostsRequest, PendingChoice, PendingChoiceRef, PostDocument,
+    PostList, PostRef, SelectPendingAccountRequest, StartConnectRequest, StartConnectResponse, TargetRef,
+    UpdatePostRequest, UsableAccessToken, UsableAccessTokenRequest,
 };
 use tonic::{Request, Response, Status};
 
 use smez_service::member::acting_member;
 
 use crate::core::Core;
+use crate::posts::Posts;
 
 /// Who may have a usable access token: the publisher's workers and analytics.
 const TOKEN_USERS: &[&str] = &["publisher", "analytics"];
 
 pub struct PublisherApi {
     core: Arc<Core>,
+    posts: Arc<Posts>,
 }
 
 impl PublisherApi {
-    pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    pub fn new(core: Arc<Core>, posts: Arc<Posts>) -> Self {
+        Self { core, posts }
     }
+}
+
+fn document(outcome: Result<String, Error>) -> Result<Response<PostDocument>, Status> {
+    respond(outcome.map(|json| PostDocument { json }))
 }
 
 fn respond<T>(outcome: Result<T, Error>) -> Result<Response<T>, Status> {
@@ -124,5 +131,37 @@ impl PublisherService for PublisherApi {
             );
         }
         respond(self.core.usable_token(request.get_ref()).await)
+    }
+
+    async fn create_post(&self, request: Request<PostDocument>) -> Result<Response<PostDocument>, Status> {
+        let member = acting_member(&request, "CreatePost", Permission::PostsPublish)?;
+        document(self.posts.create(&member, &request.get_ref().json).await)
+    }
+
+    async fn list_posts(&self, request: Request<ListPostsRequest>) -> Result<Response<PostList>, Status> {
+        let member = acting_member(&request, "ListPosts", Permission::ContentRead)?;
+        respond(self.posts.list(&member, request.get_ref()).await)
+    }
+
+    async fn get_post(&self, request: Request<PostRef>) -> Result<Response<PostDocument>, Status> {
+        let member = acting_member(&request, "GetPost", Permission::ContentRead)?;
+        document(self.posts.get(&member, &request.get_ref().post_id).await)
+    }
+
+    async fn update_post(&self, request: Request<UpdatePostRequest>) -> Result<Response<PostDocument>, Status> {
+        let member = acting_member(&request, "UpdatePost", Permission::PostsPublish)?;
+        let update = request.get_ref();
+        document(self.posts.update(&member, &update.post_id, &update.json).await)
+    }
+
+    async fn cancel_post(&self, request: Request<PostRef>) -> Result<Response<PostDocument>, Status> {
+        let member = acting_member(&request, "CancelPost", Permission::PostsPublish)?;
+        document(self.posts.cancel(&member, &request.get_ref().post_id).await)
+    }
+
+    async fn retry_target(&self, request: Request<TargetRef>) -> Result<Response<PostDocument>, Status> {
+        let member = acting_member(&request, "RetryTarget", Permission::PostsPublish)?;
+        let target = request.get_ref();
+        document(self.posts.retry(&member, &target.post_id, &target.target_id).await)
     }
 }

@@ -1,12 +1,13 @@
 //! The publisher service. It owns platform connections (metadata only: the
-//! tokens live in the vault), and will own posts, schedules and publish
-//! attempts.
+//! tokens live in the vault), posts, schedules and publish attempts.
 //!
 //! - [`connect`]: OAuth connect — the signed, stored, single-use state
 //!   ([`state`]), PKCE, the callback, the account choice.
 //! - [`manage`]: list, inspect, disconnect; a deleted account's connections.
 //! - [`refresh`]: usable access tokens, refreshed as a single flight per
 //!   connection across processes; the sweep that refreshes ahead of expiry.
+//! - [`posts`]: posts and their targets, schedules in a time zone;
+//!   [`publish`]: the scheduler, the reconciler and the publish workers.
 //! - [`view`]: connections as callers see them; [`repo`]: the tables;
 //!   [`vault`]: the vault client.
 
@@ -14,6 +15,8 @@ pub mod api;
 mod connect;
 mod core;
 mod manage;
+mod posts;
+mod publish;
 mod refresh;
 mod repo;
 pub mod state;
@@ -23,14 +26,25 @@ mod view;
 use std::sync::Arc;
 
 use smez_kit::grpc::BoxedServer;
+
+/// What the dispatch benchmark (`benches/dispatch.rs`) drives: the posts'
+/// table and the scheduler, without the rest of the service.
+#[doc(hidden)]
+pub mod dispatch_bench {
+    pub use crate::posts::repo::{NewTarget, PostRepo, PostRow};
+    pub use crate::publish::scheduler::spawn as spawn_scheduler;
+}
 use smez_service::ServiceContext;
 
 /// This service's own migrations (`migrations/publisher/`), applied after the common ones.
-pub const MIGRATIONS: &[smez_store::Migration] = &[smez_store::Migration::new(
-    1,
-    "connections",
-    include_str!("../../../migrations/publisher/0001_connections.sql"),
-)];
+pub const MIGRATIONS: &[smez_store::Migration] = &[
+    smez_store::Migration::new(
+        1,
+        "connections",
+        include_str!("../../../migrations/publisher/0001_connections.sql"),
+    ),
+    smez_store::Migration::new(2, "posts", include_str!("../../../migrations/publisher/0002_posts.sql")),
+];
 
 async fn build(ctx: Arc<ServiceContext>) -> anyhow::Result<BoxedServer> {
     let core = Arc::new(core::Core::new(ctx.clone())?);
@@ -47,7 +61,10 @@ async fn build(ctx: Arc<ServiceContext>) -> anyhow::Result<BoxedServer> {
     manage::spawn_user_deleted_subscriber(core.clone());
     refresh::spawn_sweeper(core.clone());
     Ok(smez_service::boxed(
-        smez_proto::publisher::v1::publisher_service_server::PublisherServiceServer::new(api::PublisherApi::new(core)),
+        smez_proto::publisher::v1::publisher_service_server::PublisherServiceServer::new(api::PublisherApi::new(
+            core.clone(),
+            Arc::new(posts::Posts::new(core)),
+        )),
     ))
 }
 
@@ -56,5 +73,6 @@ smez_service::service_def!(
     publisher_service_server::PublisherServiceServer,
     publisher_service_client::PublisherServiceClient,
     MIGRATIONS,
-    build
+    build,
+    worker = publish::start
 );

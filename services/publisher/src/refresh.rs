@@ -332,7 +332,7 @@ impl Core {
 
     /// The grant is gone: once per episode, the status changes with its
     /// event, and a security event is recorded.
-    async fn needs_reauthorization(&self, row: &ConnectionRow, reason: &str) {
+    pub(crate) async fn needs_reauthorization(&self, row: &ConnectionRow, reason: &str) {
         let event = StatusChange::of(row, REAUTHORIZATION_REQUIRED, reason).event();
         let changed = match self
             .repo

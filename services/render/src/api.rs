@@ -1,12 +1,7 @@
 //! The gRPC API: who is calling (the gateway acting for a member), then the
 //! operation on [`Plans`].
 
-use std::pin::Pin;
 use std::sync::Arc;
-
-use futures_util::{Stream, StreamExt};
-use smez_proto::media::v1::content_part::Part as ContentPiece;
-use smez_proto::media::v1::{ContentHead, ContentPart};
 
 use smez_kit::Error;
 use smez_kit::roles::Permission;
@@ -15,11 +10,11 @@ use smez_proto::render::v1::create_edit_plan_request::Source as Given;
 use smez_proto::render::v1::render_service_server::RenderService;
 use smez_proto::render::v1::{
     CreateEditPlanRequest, CreatePackageRequest, CreateRenderRequest, EditPlan, EditPlanRef, GenerateEditPlanRequest,
-    ListPackagesRequest, ListPackagesResponse, OtioDocument, Package, PackageRef, ReadRenderContentRequest, Render,
-    RenderRef, UpdateEditPlanRequest,
+    ListPackagesRequest, ListPackagesResponse, OtioDocument, Package, PackageForPublishRequest, PackageRef,
+    ReadRenderContentRequest, Render, RenderRef, UpdateEditPlanRequest,
 };
 use smez_service::ServiceContext;
-use smez_service::member::acting_member;
+use smez_service::member::{acting_member, only_from};
 use tonic::{Request, Response, Status};
 
 use crate::generate::Generator;
@@ -53,7 +48,7 @@ impl RenderApi {
     }
 }
 
-type ContentStream = Pin<Box<dyn Stream<Item = Result<ContentPart, Status>> + Send>>;
+use smez_media::content::ContentStream;
 
 fn respond<T>(outcome: Result<T, Error>) -> Result<Response<T>, Status> {
     outcome.map(Response::new).map_err(Status::from)
@@ -155,23 +150,38 @@ impl RenderService for RenderApi {
             .renders
             .content(&member, &read.render_id, &read.variant, read.offset, read.length)
             .await?;
-        let head = ContentPart {
-            part: Some(ContentPiece::Head(ContentHead {
-                total_size: content.total_size,
-                content_type: content.content_type,
-                file_name: content.file_name,
-                sha256: content.sha256,
-            })),
-        };
-        let body = content.bytes.map(|chunk| {
-            chunk
-                .map(|bytes| ContentPart {
-                    part: Some(ContentPiece::Chunk(bytes)),
-                })
-                .map_err(|e| Status::unavailable(format!("reading the render: {e}")))
-        });
-        Ok(Response::new(Box::pin(
-            futures_util::stream::iter([Ok(head)]).chain(body),
-        )))
+        Ok(Response::new(smez_media::content::stream(content)))
+    }
+
+    async fn get_package_for_publish(
+        &self,
+        request: Request<PackageForPublishRequest>,
+    ) -> Result<Response<Package>, Status> {
+        only_from(&request, PUBLISHER, "GetPackageForPublish")?;
+        let wanted = request.get_ref();
+        respond(
+            self.packages
+                .for_publish(&wanted.workspace_id, &wanted.package_id)
+                .await,
+        )
+    }
+
+    type ReadPackageForPublishStream = ContentStream;
+
+    async fn read_package_for_publish(
+        &self,
+        request: Request<PackageForPublishRequest>,
+    ) -> Result<Response<ContentStream>, Status> {
+        only_from(&request, PUBLISHER, "ReadPackageForPublish")?;
+        let wanted = request.get_ref();
+        let (key, file_name) = self
+            .packages
+            .video_key(&wanted.workspace_id, &wanted.package_id)
+            .await?;
+        let content = self.renders.read_whole(&key, file_name).await?;
+        Ok(Response::new(smez_media::content::stream(content)))
     }
 }
+
+/// The service that publishes packages.
+const PUBLISHER: &str = "publisher";

@@ -10,6 +10,7 @@ mod media_body;
 mod members;
 pub(crate) mod meta;
 mod packages;
+mod posts;
 mod renders;
 mod uploads;
 mod workspaces;
@@ -62,6 +63,10 @@ pub(crate) fn api() -> OpenApiRouter<Gateway> {
         .routes(routes!(renders::poster))
         .routes(routes!(packages::create, packages::list))
         .routes(routes!(packages::get))
+        .routes(routes!(posts::create, posts::list))
+        .routes(routes!(posts::get, posts::update))
+        .routes(routes!(posts::cancel))
+        .routes(routes!(posts::retry))
         .routes(routes!(uploads::options, uploads::create))
         .routes(routes!(uploads::status, uploads::append, uploads::terminate))
         .routes(routes!(meta::jwks))
@@ -71,6 +76,17 @@ pub(crate) fn api() -> OpenApiRouter<Gateway> {
 /// A gRPC failure of an upstream service, as the client should see it.
 pub(crate) fn upstream(status: tonic::Status) -> Error {
     Error::from_status(&status)
+}
+
+/// A small JSON request body as text: at most `max` bytes of UTF-8.
+pub(crate) async fn json_text(body: axum::body::Body, max: usize, what: &str) -> Result<String, Error> {
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+        Error::new(
+            smez_kit::ErrorCode::PayloadTooLarge,
+            format!("{what} is at most {max} bytes"),
+        )
+    })?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| Error::invalid_field("body", format!("{what} is UTF-8 JSON")))
 }
 
 /// Milliseconds since the epoch as RFC 3339.

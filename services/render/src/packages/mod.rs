@@ -18,7 +18,7 @@ use smez_service::ServiceContext;
 use smez_service::member::Member;
 
 use crate::ffmpeg::verify::OutputFacts;
-use crate::plans::now_ms;
+use crate::plans::{now_ms, storage};
 use crate::renders::repo::{RenderRepo, RenderRow};
 use repo::{PackageRepo, PackageRow};
 use rules::{Fix, Request, Video};
@@ -139,6 +139,36 @@ impl Packages {
             .ok_or_else(|| Error::not_found("no such package"))
     }
 
+    /// A package of `workspace_id`, for the publisher (no member: its workers act for the workspace).
+    pub async fn for_publish(&self, workspace_id: &str, package_id: &str) -> Result<Package, Error> {
+        if workspace_id.is_empty() {
+            return Err(Error::invalid_field("workspace_id", "workspace_id is required"));
+        }
+        self.repo
+            .get(workspace_id, package_id)
+            .await
+            .map_err(storage)?
+            .map(|row| message(&row))
+            .ok_or_else(|| Error::not_found("no such package"))
+    }
+
+    /// The stored video a ready package sends, and a file name for it.
+    pub async fn video_key(&self, workspace_id: &str, package_id: &str) -> Result<(String, String), Error> {
+        let row = self
+            .repo
+            .get(workspace_id, package_id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| Error::not_found("no such package"))?;
+        match (&row.status[..], row.video_key) {
+            ("ready", Some(key)) => Ok((key, format!("package-{package_id}.mp4"))),
+            (status, _) => Err(Error::new(
+                ErrorCode::Conflict,
+                format!("the package is {status}: only a ready package has a video to send"),
+            )),
+        }
+    }
+
     pub async fn list(&self, member: &Member, request: &ListPackagesRequest) -> Result<ListPackagesResponse, Error> {
         let limit = if request.limit == 0 { 50 } else { request.limit.min(200) };
         let before = if request.cursor.is_empty() {
@@ -191,11 +221,7 @@ fn video_of(render: &RenderRow) -> Result<(OutputFacts, Video), Error> {
             ));
         }
     };
-    let fps = facts
-        .frame_rate
-        .split_once('/')
-        .and_then(|(n, d)| Some(n.parse::<f64>().ok()? / d.parse::<f64>().ok()?.max(1.0)))
-        .unwrap_or(0.0);
+    let fps = crate::ffmpeg::verify::ratio(&facts.frame_rate);
     let video = Video {
         duration_us: facts.duration_us,
         width: facts.width,
@@ -221,10 +247,6 @@ fn message(row: &PackageRow) -> Package {
         created_at_ms: row.created_at_ms,
         updated_at_ms: row.updated_at_ms,
     }
-}
-
-fn storage(error: smez_store::sea_orm::DbErr) -> Error {
-    Error::internal(format!("render storage: {error}"))
 }
 
 /// The fixes a stored package asked for.

@@ -8,6 +8,7 @@ pub mod repo;
 use std::sync::Arc;
 
 use smez_kit::{Error, ErrorCode};
+use smez_media::content::Content;
 use smez_media::storage::MediaStore;
 use smez_proto::jobs::v1::RenderRun;
 use smez_proto::render::v1::{Render, RenderOutput};
@@ -16,7 +17,7 @@ use smez_service::member::Member;
 
 use crate::ffmpeg::verify::OutputFacts;
 use crate::plan::model::EditPlan;
-use crate::plans::{self, Plans};
+use crate::plans::{self, Plans, storage};
 use repo::{QUEUED, RenderRepo, RenderRow};
 
 /// The job kind the workers consume.
@@ -212,12 +213,18 @@ impl Renders {
     }
 }
 
-pub struct Content {
-    pub total_size: u64,
-    pub content_type: String,
-    pub file_name: String,
-    pub sha256: String,
-    pub bytes: futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
+impl Renders {
+    /// A whole stored MP4 (a package's video), to stream out.
+    pub async fn read_whole(&self, key: &str, file_name: String) -> Result<Content, Error> {
+        let (total_size, bytes) = self.store.read(key, None).await.map_err(Error::internal)?;
+        Ok(Content {
+            total_size,
+            content_type: "video/mp4".to_owned(),
+            file_name,
+            sha256: String::new(),
+            bytes,
+        })
+    }
 }
 
 fn facts(row: &RenderRow) -> Option<OutputFacts> {
@@ -257,8 +264,4 @@ pub fn message(row: &RenderRow, removed: bool) -> Render {
         output,
         removed,
     }
-}
-
-fn storage(error: smez_store::sea_orm::DbErr) -> Error {
-    Error::internal(format!("render storage: {error}"))
 }

@@ -51,6 +51,18 @@ impl Creator {
         }
     }
 
+    /// A mobile session of an existing user, working in `workspace`.
+    pub(super) async fn signed_in(stack: &Stack, email: &str, workspace: &str) -> Self {
+        let mut client = stack.mobile();
+        client.login(email, super::PASSWORD).await.expect(200);
+        Self {
+            client,
+            email: email.to_owned(),
+            workspace: workspace.to_owned(),
+            base: stack.smez.url(""),
+        }
+    }
+
     /// A request in this creator's workspace with a raw body and extra headers.
     pub(super) async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
         let mut request = crate::process::http()

@@ -8,6 +8,7 @@ mod deletion;
 mod edit_plans;
 mod integrations;
 mod media;
+mod posts;
 mod renders;
 mod workspaces;
 

@@ -16,7 +16,7 @@ use super::media::{Creator, make, real, with_exif_orientation};
 use super::{Reply, Shape, Stack};
 use crate::on_both_shapes;
 
-fn ms(value: i64) -> Value {
+pub(super) fn ms(value: i64) -> Value {
     json!({"value": value, "rate": 1000})
 }
 
@@ -25,11 +25,11 @@ async fn upload(creator: &Creator, name: &str, bytes: Vec<u8>) -> String {
     uploaded.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn upload_real(creator: &Creator, name: &str) -> String {
+pub(super) async fn upload_real(creator: &Creator, name: &str) -> String {
     upload(creator, name, std::fs::read(real(name)).unwrap()).await
 }
 
-async fn post(creator: &Creator, path: &str, body: &Value) -> Reply {
+pub(super) async fn post(creator: &Creator, path: &str, body: &Value) -> Reply {
     creator
         .send(
             Method::POST,
@@ -41,7 +41,7 @@ async fn post(creator: &Creator, path: &str, body: &Value) -> Reply {
 }
 
 /// Saves the plan and asks for its render; the render's id.
-async fn start_render(creator: &Creator, plan: &Value) -> String {
+pub(super) async fn start_render(creator: &Creator, plan: &Value) -> String {
     let plan = post(creator, "/v1/edit-plans", plan).await.expect(201);
     let render = post(creator, "/v1/renders", &json!({"plan_id": plan.body["id"]}))
         .await
@@ -51,7 +51,7 @@ async fn start_render(creator: &Creator, plan: &Value) -> String {
 }
 
 /// Follows the render's event stream to its end: (event names, the final render).
-async fn follow(creator: &Creator, render: &str) -> (Vec<String>, Value) {
+pub(super) async fn follow(creator: &Creator, render: &str) -> (Vec<String>, Value) {
     let reply = tokio::time::timeout(
         Duration::from_secs(180),
         creator.get(&format!("/v1/renders/{render}/events")),
