@@ -152,6 +152,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn take_dead_letters(&self, kind: &str, limit: usize) -> Result<Vec<DeadLetter>, BusError>;
     /// Messages ready in `kind`'s work queue (for tests and operators).
     async fn ready_count(&self, kind: &str) -> Result<u32, BusError>;
+    /// Whether every consumer this backend started holds a live channel
+    /// (none is reconnecting). In-process consumers always do.
+    fn consuming(&self) -> bool {
+        true
+    }
     async fn close(&self);
 }
 
@@ -209,6 +214,12 @@ impl Bus {
 
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
+    }
+
+    /// Whether every consumer of this process is receiving (none is waiting
+    /// to reconnect to the broker): what a worker's readiness reports.
+    pub fn consuming(&self) -> bool {
+        self.backend.consuming()
     }
 
     pub fn policy(&self) -> &RetryPolicy {

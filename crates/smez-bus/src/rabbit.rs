@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -63,6 +63,8 @@ struct Inner {
     declared: std::sync::Mutex<HashSet<String>>,
     closed: CancellationToken,
     consumer_seq: AtomicU64,
+    /// Consumers without a live channel right now (reconnecting).
+    consumers_down: AtomicUsize,
 }
 
 /// A RabbitMQ connection shared by the publishers and consumers of a process.
@@ -84,6 +86,7 @@ impl RabbitBackend {
             declared: Default::default(),
             closed: CancellationToken::new(),
             consumer_seq: AtomicU64::new(0),
+            consumers_down: AtomicUsize::new(0),
         });
         inner
             .publisher()
@@ -550,6 +553,10 @@ impl Backend for RabbitBackend {
         Ok(queue.message_count())
     }
 
+    fn consuming(&self) -> bool {
+        self.inner.consumers_down.load(Ordering::SeqCst) == 0
+    }
+
     async fn close(&self) {
         self.inner.closed.cancel();
         let mut link = self.inner.link.lock().await;
@@ -607,6 +614,7 @@ impl DeliveryStream for RabbitStream {
                     Ok(current) => {
                         self.current = Some(current);
                         self.failures = 0;
+                        self.inner.consumers_down.fetch_sub(1, Ordering::SeqCst);
                     }
                     Err(e) => {
                         self.failures += 1;
@@ -641,6 +649,7 @@ impl DeliveryStream for RabbitStream {
                 None => tracing::warn!("consumer was cancelled; reconnecting"),
             }
             self.current = None;
+            self.inner.consumers_down.fetch_add(1, Ordering::SeqCst);
             self.failures += 1;
             self.inner.invalidate(generation).await;
         }
@@ -650,10 +659,16 @@ impl DeliveryStream for RabbitStream {
 impl Drop for RabbitStream {
     fn drop(&mut self) {
         // Closing the channel hands its unacked deliveries back to the queue.
-        if let Some((channel, _, _)) = self.current.take() {
-            tokio::spawn(async move {
-                let _ = channel.close(200, "consumer stopped".into()).await;
-            });
+        match self.current.take() {
+            Some((channel, _, _)) => {
+                tokio::spawn(async move {
+                    let _ = channel.close(200, "consumer stopped".into()).await;
+                });
+            }
+            // A stopped consumer no longer counts as one waiting to reconnect.
+            None => {
+                self.inner.consumers_down.fetch_sub(1, Ordering::SeqCst);
+            }
         }
     }
 }

@@ -24,6 +24,8 @@ pub enum ModuleState {
     Stopping,
     Stopped,
     Failed,
+    /// A worker pool whose broker link is down: it takes no jobs until it is back.
+    Reconnecting,
 }
 
 /// The state of every module of this process, shared with `/readyz`.

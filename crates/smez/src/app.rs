@@ -294,6 +294,9 @@ async fn start_modules(
         }
         readiness.set(worker, ModuleState::Running);
     }
+    if !plan.workers.is_empty() {
+        watch_consumers(&bus, readiness, &plan.workers, shutdown);
+    }
 
     let mut health_entries = None;
     if !plan.services.is_empty() {
@@ -417,4 +420,39 @@ async fn drain(tasks: &mut JoinSet<(String, anyhow::Result<()>)>, grace: std::ti
         tracing::warn!("grace period over; abandoning unfinished requests");
         tasks.shutdown().await;
     }
+}
+
+/// How often a worker pool's readiness follows its consumers.
+const CONSUMER_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps each worker pool's readiness true only while its consumers are
+/// receiving: `reconnecting` while the broker link is down.
+fn watch_consumers(bus: &Bus, readiness: &Readiness, workers: &[&'static str], shutdown: &CancellationToken) {
+    let (bus, readiness, workers, shutdown) = (bus.clone(), readiness.clone(), workers.to_vec(), shutdown.clone());
+    tokio::spawn(async move {
+        let mut was_consuming = true;
+        let mut ticks = tokio::time::interval(CONSUMER_CHECK);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let consuming = bus.consuming();
+            if consuming == was_consuming {
+                continue;
+            }
+            was_consuming = consuming;
+            let state = if consuming {
+                tracing::info!("worker pools consuming again");
+                ModuleState::Running
+            } else {
+                tracing::warn!("worker pools not consuming: the broker link is down");
+                ModuleState::Reconnecting
+            };
+            for worker in &workers {
+                readiness.set(worker, state);
+            }
+        }
+    });
 }

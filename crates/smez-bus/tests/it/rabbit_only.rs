@@ -64,7 +64,18 @@ async fn work_resumes_after_the_broker_closes_every_connection() {
     let before = h.bus.enqueue(&kind, &b"before"[..]).await.unwrap();
     wait_until("the first job", || handled.lock().unwrap().contains(&before)).await;
 
+    assert!(h.bus.consuming());
     close_all_connections();
+    // The consumer waits at least 100 ms before its first reconnect: in the
+    // meantime the bus says it is not consuming (what readiness reports).
+    let started = Instant::now();
+    while h.bus.consuming() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the lost consumer was never noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 
     // The publisher reconnects on its own; so does the worker's consumer.
     let mut after = Vec::new();
@@ -76,6 +87,7 @@ async fn work_resumes_after_the_broker_closes_every_connection() {
         after.iter().all(|id| handled.contains(id))
     })
     .await;
+    assert!(h.bus.consuming(), "consuming again");
     shutdown.cancel();
     worker.await.unwrap().unwrap();
     h.cleanup().await;
