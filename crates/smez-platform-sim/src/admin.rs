@@ -7,6 +7,8 @@
 //!   the next matching requests are handled in full, then their answers hang
 //!   for `hold_ms` (default 0) and break off (the platform did the work; the
 //!   client never heard).
+//! - `POST /admin/limits {"scale": N}`: every rate limit, posting cap and
+//!   quota multiplied by N (1, the platforms' own figures, by default).
 //! - `POST /admin/consent/{platform}` with a [`crate::consent::NextConsent`].
 //! - `GET /admin/records`: every request, every code and token issued and PKCE verifier shown, every accepted post.
 
@@ -24,6 +26,11 @@ struct Advance {
     secs: i64,
 }
 
+#[derive(Deserialize)]
+struct Limits {
+    scale: usize,
+}
+
 pub fn router(core: Shared) -> Router {
     Router::new()
         .route(
@@ -31,6 +38,14 @@ pub fn router(core: Shared) -> Router {
             post(|State(core): State<Shared>, Json(body): Json<Advance>| async move {
                 core.clock.advance(body.secs);
                 Json(serde_json::json!({"now": core.clock.now().to_rfc3339()}))
+            }),
+        )
+        .route(
+            "/limits",
+            post(|State(core): State<Shared>, Json(body): Json<Limits>| async move {
+                let scale = body.scale.max(1);
+                core.limit_scale.store(scale, std::sync::atomic::Ordering::Relaxed);
+                Json(serde_json::json!({"scale": scale}))
             }),
         )
         .route(

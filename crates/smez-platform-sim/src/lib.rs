@@ -53,6 +53,23 @@ pub struct Core {
     pub consent: consent::Consent,
     /// The simulator's own origin, e.g. `http://127.0.0.1:4100`, for URLs it hands out.
     pub origin: String,
+    /// Every rate limit, posting cap and quota is multiplied by this (1: the
+    /// platforms' own figures). Load tests raise it to publish hundreds of
+    /// posts through a few accounts.
+    pub limit_scale: std::sync::atomic::AtomicUsize,
+}
+
+impl Core {
+    /// A documented limit, scaled by [`Core::limit_scale`].
+    pub fn limit(&self, documented: usize) -> usize {
+        documented.saturating_mul(self.limit_scale.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// [`Core::limit`] for the limits counted in `u64`.
+    pub fn limit_u64(&self, documented: u64) -> u64 {
+        let scale = self.limit_scale.load(std::sync::atomic::Ordering::Relaxed);
+        documented.saturating_mul(u64::try_from(scale).unwrap_or(u64::MAX))
+    }
 }
 
 pub type Shared = Arc<Core>;
@@ -74,6 +91,7 @@ impl Sim {
             records: records::Records::default(),
             consent: consent::Consent::default(),
             origin: format!("http://{addr}"),
+            limit_scale: std::sync::atomic::AtomicUsize::new(1),
         });
         let app = router(core.clone());
         let task = tokio::spawn(async move {

@@ -102,7 +102,7 @@ impl Ig {
                 None,
             )));
         }
-        if let Err(regain_secs) = state.calls.admit(&user_id, API_CALLS_PER_HOUR, now) {
+        if let Err(regain_secs) = state.calls.admit(&user_id, self.core.limit(API_CALLS_PER_HOUR), now) {
             let regain_minutes = (regain_secs as f64 / 60.0).ceil() as i64;
             let usage = json!({ user_id.clone(): [{
                 "type": "instagram", "call_count": 100, "total_cputime": 10, "total_time": 10,

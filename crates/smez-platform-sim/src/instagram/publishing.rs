@@ -181,7 +181,11 @@ pub(super) async fn media_publish(
         }
         _ => {}
     }
-    if state.publishes.admit(&user_id, PUBLISH_QUOTA_TOTAL, now).is_err() {
+    if state
+        .publishes
+        .admit(&user_id, app.core.limit(PUBLISH_QUOTA_TOTAL), now)
+        .is_err()
+    {
         return graph_error(
             400,
             9,
@@ -233,7 +237,7 @@ pub(super) async fn publishing_limit(
     let usage = state.publishes.count_after(&user_id, since);
     axum::Json(json!({"data": [{
         "quota_usage": usage,
-        "config": {"quota_total": PUBLISH_QUOTA_TOTAL, "quota_duration": PUBLISH_QUOTA_WINDOW_SECS},
+        "config": {"quota_total": app.core.limit(PUBLISH_QUOTA_TOTAL), "quota_duration": PUBLISH_QUOTA_WINDOW_SECS},
     }]}))
     .into_response()
 }

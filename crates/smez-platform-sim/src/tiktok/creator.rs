@@ -11,7 +11,10 @@ pub(super) async fn user_info(
     let now = sim.core.clock.now_secs();
     let mut state = sim.state.lock().expect("tiktok state");
     let (token, open_id) = crate::checked!(bearer(&sim, &state, &headers, "user.info.basic"));
-    if let Err(after) = state.rate.admit(&format!("user_info:{token}"), RATE_DISPLAY, now) {
+    if let Err(after) = state
+        .rate
+        .admit(&format!("user_info:{token}"), sim.core.limit(RATE_DISPLAY), now)
+    {
         return rate_limited(after);
     }
     let user = json!({
@@ -39,11 +42,11 @@ pub(super) async fn creator_info(State(sim): State<Sim>, headers: HeaderMap) -> 
     let (token, open_id) = crate::checked!(bearer(&sim, &state, &headers, "video.publish"));
     if let Err(after) = state
         .rate
-        .admit(&format!("creator_info:{token}"), RATE_CREATOR_INFO, now)
+        .admit(&format!("creator_info:{token}"), sim.core.limit(RATE_CREATOR_INFO), now)
     {
         return rate_limited(after);
     }
-    if state.daily.count(&open_id, now) >= DAILY_POST_CAP {
+    if state.daily.count(&open_id, now) >= sim.core.limit(DAILY_POST_CAP) {
         // HTTP 200, intentionally, as TikTok documents.
         return biz_error(
             StatusCode::OK,

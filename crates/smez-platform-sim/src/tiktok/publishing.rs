@@ -50,11 +50,14 @@ pub(super) async fn init(State(sim): State<Sim>, headers: HeaderMap, body: Bytes
     let now = sim.core.clock.now_secs();
     let mut state = sim.state.lock().expect("tiktok state");
     let (token, open_id) = crate::checked!(bearer(&sim, &state, &headers, "video.publish"));
-    if let Err(after) = state.rate.admit(&format!("init:{token}"), RATE_INIT, now) {
+    if let Err(after) = state
+        .rate
+        .admit(&format!("init:{token}"), sim.core.limit(RATE_INIT), now)
+    {
         return rate_limited(after);
     }
     state.settle(&sim.core, now);
-    if state.daily.count(&open_id, now) >= DAILY_POST_CAP {
+    if state.daily.count(&open_id, now) >= sim.core.limit(DAILY_POST_CAP) {
         return biz_error(
             StatusCode::FORBIDDEN,
             "spam_risk_too_many_posts",
@@ -131,7 +134,10 @@ pub(super) async fn status(State(sim): State<Sim>, headers: HeaderMap, body: Byt
     let now = sim.core.clock.now_secs();
     let mut state = sim.state.lock().expect("tiktok state");
     let (token, open_id) = crate::checked!(bearer(&sim, &state, &headers, "video.publish"));
-    if let Err(after) = state.rate.admit(&format!("status:{token}"), RATE_STATUS, now) {
+    if let Err(after) = state
+        .rate
+        .admit(&format!("status:{token}"), sim.core.limit(RATE_STATUS), now)
+    {
         return rate_limited(after);
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();

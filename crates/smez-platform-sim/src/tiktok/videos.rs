@@ -12,7 +12,10 @@ pub(super) async fn video_query(
     let now = sim.core.clock.now_secs();
     let mut state = sim.state.lock().expect("tiktok state");
     let (token, open_id) = crate::checked!(bearer(&sim, &state, &headers, "video.list"));
-    if let Err(after) = state.rate.admit(&format!("video_query:{token}"), RATE_DISPLAY, now) {
+    if let Err(after) = state
+        .rate
+        .admit(&format!("video_query:{token}"), sim.core.limit(RATE_DISPLAY), now)
+    {
         return rate_limited(after);
     }
     let fields: Vec<String> = q

@@ -36,12 +36,12 @@ impl YouTubeSim {
             };
         }
         let exceeded = match bucket {
-            Bucket::Uploads if quota.uploads >= UPLOAD_CALLS_PER_DAY => true,
+            Bucket::Uploads if quota.uploads >= self.core.limit_u64(UPLOAD_CALLS_PER_DAY) => true,
             Bucket::Uploads => {
                 quota.uploads += 1;
                 false
             }
-            Bucket::Units(n) if quota.units + n > UNITS_PER_DAY => true,
+            Bucket::Units(n) if quota.units + n > self.core.limit_u64(UNITS_PER_DAY) => true,
             Bucket::Units(n) => {
                 quota.units += n;
                 false

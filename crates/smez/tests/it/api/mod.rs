@@ -86,6 +86,21 @@ impl Stack {
         }
     }
 
+    /// Another process, `smez serve <target>`, on this stack's database, bus
+    /// and data folder, reaching the stack's services over gRPC.
+    pub async fn start_more(&self, name: &str, target: &str) -> Smez {
+        let mut env = self.env.clone();
+        for service in smez_kit::config::SERVICES {
+            env.insert(
+                format!("SMEZ_SERVICES__{}", service.to_uppercase()),
+                self.smez.grpc_endpoint(),
+            );
+        }
+        let mut more = Smez::start(name, &["serve", target], &env, &self.dir);
+        more.wait_ready().await;
+        more
+    }
+
     /// Kills the process outright (as a lost machine would) and starts it
     /// again on the same data; it listens on new ports.
     pub async fn crash_and_restart(&mut self) {

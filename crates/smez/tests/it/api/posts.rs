@@ -616,6 +616,131 @@ async fn a_worker_killed_after_the_platform_accepted_posts_nothing_twice(shape: 
     studio.p.stop().await;
 }
 
+/// Three publisher processes (`serve all` and two `serve publisher-worker`,
+/// each with its scheduler and workers) and 501 targets due at the same
+/// moment: each is published exactly once, as the simulators count.
+#[tokio::test]
+async fn three_publisher_processes_publish_each_of_501_targets_once() {
+    const POSTS: usize = 167;
+    let studio = Studio::open(
+        Shape::Postgres,
+        &[
+            ("SMEZ_PUBLISHING__POLL_INTERVAL_MS", "1000"),
+            ("SMEZ_PUBLISHING__WORKER_CONCURRENCY", "8"),
+            ("SMEZ_PUBLISHING__INSTAGRAM_POSTS_PER_24H", "1000"),
+            ("SMEZ_PUBLISHING__YOUTUBE_UPLOADS_PER_DAY", "1000"),
+            ("SMEZ_PUBLISHING__TIKTOK_INITS_PER_MINUTE", "1000"),
+            ("SMEZ_DATABASE__MAX_CONNECTIONS", "4"),
+        ],
+    )
+    .await;
+    // Three accounts take 167 posts each: the platforms' caps, raised alike.
+    studio
+        .p
+        .sim
+        .core
+        .limit_scale
+        .store(100, std::sync::atomic::Ordering::Relaxed);
+    let more = [
+        studio.p.stack.start_more("publisher-2", "publisher-worker").await,
+        studio.p.stack.start_more("publisher-3", "publisher-worker").await,
+    ];
+    // Created for later, then all made due at one moment (creating them
+    // one by one takes longer than any lead time would safely allow).
+    let mut post_ids = Vec::with_capacity(POSTS);
+    for _ in 0..POSTS {
+        let created = post(
+            &studio.creator,
+            "/v1/posts",
+            &json!({"targets": PLATFORMS.map(|p| studio.target(p)), "publish_at": rfc3339_in(3600)}),
+        )
+        .await
+        .expect(201);
+        post_ids.push(created.body["id"].as_str().unwrap().to_owned());
+    }
+    let due = chrono::Utc::now().timestamp_millis() + 1000;
+    let stack = &studio.p.stack;
+    stack
+        .execute("publisher", &format!("UPDATE posts SET publish_at_ms = {due}"))
+        .await;
+    let moved = stack
+        .execute("publisher", &format!("UPDATE post_targets SET dispatch_at_ms = {due}"))
+        .await;
+    assert_eq!(moved, 3 * POSTS as u64);
+    let everything = |post: &Value| -> bool { post["state"] == "published" };
+    let started = std::time::Instant::now();
+    let mut advanced = 0;
+    for post_id in &post_ids {
+        loop {
+            let now = studio
+                .creator
+                .get(&format!("/v1/posts/{post_id}"))
+                .await
+                .expect(200)
+                .body;
+            if everything(&now) {
+                break;
+            }
+            let waits = |t: &Value| {
+                t["history"]
+                    .as_array()
+                    .is_some_and(|h| h.iter().any(|a| a["outcome"] == "waiting"))
+            };
+            assert!(
+                targets(&now)
+                    .iter()
+                    .all(|t| !matches!(t["state"].as_str(), Some("failed" | "unconfirmed")) && !waits(t)),
+                "nothing fails and nothing waits for a limit: {now:#}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "not all published: {now:#}"
+            );
+            // Processing ends as simulated time passes.
+            studio.p.sim.core.clock.advance(31);
+            advanced += 1;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let accepted = studio.accepted();
+    let each: BTreeMap<String, usize> = PLATFORMS.iter().map(|p| ((*p).to_owned(), POSTS)).collect();
+    assert_eq!(
+        accepted, each,
+        "each target published once (clock advanced {advanced} times)"
+    );
+    let mut ids: Vec<String> = studio
+        .p
+        .sim
+        .core
+        .records
+        .snapshot()
+        .posts
+        .into_iter()
+        .map(|p| format!("{}/{}", p.platform, p.post_id))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3 * POSTS, "no platform post twice");
+    for process in std::iter::once(&studio.p.stack.smez).chain(&more) {
+        assert!(
+            process.log().contains("publish attempt ended"),
+            "{} published nothing",
+            process.name
+        );
+    }
+    let db = studio.p.stack.db("publisher").await;
+    use smez_store::sea_orm::ConnectionTrait;
+    let rows = db
+        .query_all_raw(smez_store::sea_orm::Statement::from_string(
+            smez_store::sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM post_targets WHERE state = 'published'".to_owned(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows[0].try_get_by_index::<i64>(0).unwrap(), 3 * POSTS as i64);
+    studio.p.stop().await;
+}
+
 /// Each scenario on SQLite with the in-process bus, and on PostgreSQL with RabbitMQ.
 macro_rules! on_both {
     ($name:ident) => {
