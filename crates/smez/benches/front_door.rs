@@ -136,10 +136,7 @@ const PASSWORD: &str = "benchmark passphrase";
 
 #[tokio::main]
 async fn main() {
-    let secs: u64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let secs: u64 = support::env_number("BENCH_SECS", 5);
     let server = start(&[]).await;
     let client = http_builder().pool_max_idle_per_host(512).build().unwrap();
     let email = format!("bench.{}@example.com", std::process::id());

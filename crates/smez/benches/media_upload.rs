@@ -65,10 +65,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::main]
 async fn main() {
-    let megabytes: u64 = std::env::var("UPLOAD_MB")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1024);
+    let megabytes: u64 = support::env_number("UPLOAD_MB", 1024);
     let server = start(&[]).await;
     let client = http_builder().build().unwrap();
     let session = post(

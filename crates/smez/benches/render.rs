@@ -213,10 +213,7 @@ fn by_hand(dir: &Path, clips: &[PathBuf], music: &Path) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let runs: usize = std::env::var("RENDER_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+    let runs: usize = support::env_number("RENDER_RUNS", 2);
     let dir = std::env::temp_dir().join(format!("smez-bench-render-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (clips, music) = make_inputs(&dir);

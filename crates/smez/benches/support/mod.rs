@@ -27,6 +27,11 @@ impl Drop for Server {
     }
 }
 
+/// A number from the environment, or `default` when unset or unreadable.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -56,6 +61,8 @@ pub async fn start(extra: &[(&str, &str)]) -> Server {
     for (key, value) in extra {
         env.insert(key, (*value).to_owned());
     }
+    // A caller may choose the address (to name it in the configuration too).
+    let listen = env["SMEZ_HTTP__LISTEN"].clone();
     let child = Command::new(env!("CARGO_BIN_EXE_smez"))
         .args(["serve", "all"])
         .current_dir(&dir)
@@ -68,7 +75,7 @@ pub async fn start(extra: &[(&str, &str)]) -> Server {
         .expect("the smez binary starts");
     let server = Server {
         child,
-        base: format!("http://127.0.0.1:{http_port}"),
+        base: format!("http://{listen}"),
         dir: dir.clone(),
     };
     let client = http();
