@@ -163,14 +163,19 @@ pub struct PublishProgress {
     pub upload_url: Option<String>,
     /// The last bytes went out: the platform may hold the whole video even
     /// if no answer said so.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub final_bytes_sent: bool,
     /// The platform confirmed every byte.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub uploaded: bool,
     /// The platform's id of the finished upload (YouTube video id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_id: Option<String>,
+}
+
+/// Nothing done serialises as `{}` (the publisher's "nothing irreversible yet").
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// A publish the platform accepted, to ask about later.

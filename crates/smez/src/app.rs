@@ -450,8 +450,15 @@ fn watch_consumers(bus: &Bus, readiness: &Readiness, workers: &[&'static str], s
                 tracing::warn!("worker pools not consuming: the broker link is down");
                 ModuleState::Reconnecting
             };
+            // A pool that is stopping stays so.
+            let current = readiness.snapshot();
             for worker in &workers {
-                readiness.set(worker, state);
+                if matches!(
+                    current.get(*worker),
+                    Some(ModuleState::Running | ModuleState::Reconnecting)
+                ) {
+                    readiness.set(worker, state);
+                }
             }
         }
     });

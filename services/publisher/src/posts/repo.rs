@@ -136,6 +136,10 @@ pub struct Settlement<'a> {
     pub detail: &'a str,
     /// Whether the attempt counts (a wait for a known limit does not).
     pub counts: bool,
+    /// The platform refused the object this target made (an upload it
+    /// would not publish): the recorded progress is dropped, so a retry
+    /// starts a new one. Any other failure keeps it, so a retry resumes it.
+    pub refused_object: bool,
 }
 
 /// A page of posts' filters.
@@ -401,11 +405,10 @@ impl PostRepo {
         Ok(self
             .execute(
                 workspace_id,
-                // A platform that refused a finished upload needs a new one: its
-                // progress is dropped. Otherwise the recorded progress is resumed.
+                // What was recorded is resumed: a platform's refusal of the
+                // object dropped it when that failure was settled.
                 "UPDATE post_targets SET state = 'queued', dispatch_at_ms = ?, error = '', error_class = NULL, \
-                 error_field = NULL, retryable = 0, attempts = 0, alerted_at_ms = NULL, updated_at_ms = ?, \
-                 progress = CASE WHEN handle_id IS NULL THEN progress ELSE '{}' END, handle_id = NULL \
+                 error_field = NULL, retryable = 0, attempts = 0, alerted_at_ms = NULL, updated_at_ms = ? \
                  WHERE workspace_id = ? AND post_id = ? AND target_id = ? AND state = 'failed' AND retryable = 1",
                 [
                     now.into(),
@@ -665,7 +668,9 @@ impl PostRepo {
                 "UPDATE post_targets SET state = ?, dispatch_at_ms = ?, error = ?, error_class = ?, error_field = ?, \
                  retryable = ?, platform_post_id = COALESCE(?, platform_post_id), \
                  public_url = COALESCE(?, public_url), published_at_ms = COALESCE(?, published_at_ms), \
-                 attempts = attempts - ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? \
+                 attempts = attempts - ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?, \
+                 progress = CASE WHEN ? = 1 THEN '{}' ELSE progress END, \
+                 handle_id = CASE WHEN ? = 1 THEN NULL ELSE handle_id END \
                  WHERE workspace_id = ? AND target_id = ? AND lease_owner = ?",
                 [
                     settlement.state.into(),
@@ -679,6 +684,8 @@ impl PostRepo {
                     settlement.published_at_ms.into(),
                     i64::from(!settlement.counts).into(),
                     now.into(),
+                    i64::from(settlement.refused_object).into(),
+                    i64::from(settlement.refused_object).into(),
                     workspace_id.into(),
                     target_id.into(),
                     owner.into(),
@@ -766,4 +773,100 @@ async fn insert_target(
     ))
     .await
     .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SQLite publisher database holding one post with one target, due now.
+    async fn one_target() -> (PostRepo, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("smez-posts-repo-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let location = smez_store::Location::SqliteFile(dir.join("publisher.sqlite"));
+        let store = Store::open(&location, 1, "publisher", crate::MIGRATIONS).await.unwrap();
+        let repo = PostRepo::new(store);
+        let post = PostRow {
+            post_id: "p".into(),
+            workspace_id: "ws".into(),
+            publish_at_ms: 1,
+            schedule_kind: "now".into(),
+            time_zone: None,
+            local_time: None,
+            resolution: "exact".into(),
+            created_by: None,
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        };
+        let target = NewTarget {
+            target_id: "t".into(),
+            connection_id: "c".into(),
+            platform: "youtube".into(),
+            package_id: "k".into(),
+        };
+        repo.insert(&post, &[target]).await.unwrap();
+        (repo, dir)
+    }
+
+    fn failure(refused_object: bool) -> Settlement<'static> {
+        Settlement {
+            state: "failed",
+            dispatch_at_ms: None,
+            error: "reconnect the account, then retry",
+            error_class: Some("auth_revoked"),
+            error_field: None,
+            retryable: true,
+            platform_post_id: None,
+            public_url: None,
+            published_at_ms: None,
+            outcome: "failed",
+            detail: "reconnect the account, then retry",
+            counts: true,
+            refused_object,
+        }
+    }
+
+    /// Claims the target, records an upload the platform holds, then fails it.
+    async fn uploaded_then_failed(repo: &PostRepo, refused_object: bool) {
+        assert_eq!(repo.claim_due(10, 10).await.unwrap().len(), 1);
+        assert!(repo.claim("ws", "t", "w1", 20, 1000).await.unwrap().is_some());
+        let progress = r#"{"upload_url":"https://upload/session","uploaded":true,"video_id":"v1"}"#;
+        assert!(repo.record_progress("ws", "t", "w1", progress, 30).await.unwrap());
+        assert!(repo.to_processing("ws", "t", "w1", "v1", 40).await.unwrap());
+        let settled = repo
+            .settle("ws", "t", "w1", &failure(refused_object), 50, None)
+            .await
+            .unwrap();
+        assert!(settled);
+        assert!(
+            repo.retry("ws", "p", "t", 60).await.unwrap(),
+            "a retryable failure is retried"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_resumes_what_the_platform_holds() {
+        let (repo, dir) = one_target().await;
+        uploaded_then_failed(&repo, false).await;
+        let target = repo.target("ws", "t").await.unwrap().unwrap();
+        assert_eq!(target.state, "queued");
+        assert_eq!(
+            target.handle_id.as_deref(),
+            Some("v1"),
+            "the upload is watched, not sent again"
+        );
+        assert!(target.progress.contains("v1"), "{}", target.progress);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_the_platform_refused_the_upload_starts_anew() {
+        let (repo, dir) = one_target().await;
+        uploaded_then_failed(&repo, true).await;
+        let target = repo.target("ws", "t").await.unwrap().unwrap();
+        assert_eq!(target.state, "queued");
+        assert_eq!(target.handle_id, None);
+        assert_eq!(target.progress, "{}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -67,6 +67,8 @@ enum Verdict {
         class: &'static str,
         field: Option<String>,
         retryable: bool,
+        /// The platform refused the object this target made: a retry starts anew.
+        refused_object: bool,
     },
     /// The platform may have published it; Smez could not confirm.
     Unconfirmed(String),
@@ -183,6 +185,10 @@ impl Worker {
         let every = Duration::from_millis(u64::try_from(self.lease_ms() / 3).unwrap_or(1000).max(100));
         let mut ticks = tokio::time::interval(every);
         ticks.tick().await;
+        // Unrenewed this long, the lease may lapse before the next beat: stop
+        // before another worker can take the target over.
+        let patience = Duration::from_millis(u64::try_from(self.lease_ms() * 2 / 3).unwrap_or(0));
+        let mut renewed = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 () = done.cancelled() => return,
@@ -198,9 +204,14 @@ impl Worker {
                 )
                 .await
             {
-                Ok(true) => {}
+                Ok(true) => renewed = tokio::time::Instant::now(),
                 Ok(false) => {
                     tracing::warn!(target_id = %target.target_id, "publish lease lost: another worker has the target");
+                    lost.cancel();
+                    return;
+                }
+                Err(e) if renewed.elapsed() >= patience => {
+                    tracing::warn!(target_id = %target.target_id, error = %e, "publish lease not renewed in time: stopping");
                     lost.cancel();
                     return;
                 }
@@ -329,19 +340,27 @@ impl Worker {
             }
         }
         let peers = &self.core.ctx.peers;
+        // Once the platform may hold part of the post, a missing package
+        // cannot fail it: the platform could still publish what it has.
+        let begun = progress != PublishProgress::default();
+        let gone = |why: String| {
+            if begun {
+                Verdict::Unconfirmed(format!(
+                    "{why}, after the platform was sent part of the post: it may still publish it; check the account"
+                ))
+            } else {
+                failed(why, "invalid_media", Some("package_id".into()), false)
+            }
+        };
         let package = match packages::package(peers, &target.workspace_id, &target.package_id).await {
             Ok(Some(package)) if package.status == "ready" => package,
             Ok(Some(package)) => {
-                let why = format!(
+                return Err(gone(format!(
                     "the package is {}: only a ready package can be published",
                     package.status
-                );
-                return Err(failed(why, "invalid_media", Some("package_id".into()), false));
+                )));
             }
-            Ok(None) => {
-                let why = "the package was deleted".to_owned();
-                return Err(failed(why, "invalid_media", Some("package_id".into()), false));
-            }
+            Ok(None) => return Err(gone("the package was deleted".to_owned())),
             Err(status) => return Err(self.transient(target, format!("reading the package: {}", status.message()))),
         };
         let metadata = packages::post_metadata(&package)
@@ -421,8 +440,13 @@ impl Worker {
             match adapter.publish_status(&token.access_token, handle).await {
                 Ok(PublishStatus::Published { post_id, url }) => return Verdict::Published { post_id, url },
                 Ok(PublishStatus::Failed { error, class }) => {
-                    let retryable = matches!(class, ErrorClass::Transient);
-                    return failed(error, class_name(class), None, retryable);
+                    return Verdict::Failed {
+                        error,
+                        class: class_name(class),
+                        field: None,
+                        retryable: matches!(class, ErrorClass::Transient),
+                        refused_object: true,
+                    };
                 }
                 Ok(PublishStatus::Unconfirmed { detail }) => return Verdict::Unconfirmed(detail),
                 Ok(PublishStatus::Processing { detail }) => {
@@ -437,6 +461,38 @@ impl Worker {
                     return Verdict::Unconfirmed(format!(
                         "the platform holds the video, but the account's authorization was withdrawn while it was \
                          processed ({}); it may still go live: check the account",
+                        e.message
+                    ));
+                }
+                // Asking again at once would only spend more of the limit.
+                Err(e) if matches!(e.class, ErrorClass::RateLimited | ErrorClass::QuotaExhausted) => {
+                    let now = now_ms();
+                    let at_ms = e
+                        .reset_at
+                        .map(|at| at.timestamp_millis())
+                        .or_else(|| {
+                            e.retry_after
+                                .map(|d| now + i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                        })
+                        .unwrap_or(now + DEFAULT_RATE_LIMIT_WAIT_MS)
+                        .max(now + 1000);
+                    return Verdict::Later {
+                        state: "processing",
+                        at_ms,
+                        why: format!("the status waits for {}'s limit: {}", target.platform, e.message),
+                        counts: true,
+                    };
+                }
+                // The platform holds the video but will not say how it went:
+                // asking forever would not help, and publishing again could post twice.
+                Err(e)
+                    if matches!(
+                        e.class,
+                        ErrorClass::Permanent | ErrorClass::InvalidMedia | ErrorClass::InvalidMetadata
+                    ) =>
+                {
+                    return Verdict::Unconfirmed(format!(
+                        "the platform holds the video, but its status cannot be read ({}): check the account",
                         e.message
                     ));
                 }
@@ -540,6 +596,7 @@ impl Worker {
                     outcome: "published",
                     detail: url.as_deref().unwrap_or(post_id),
                     counts: true,
+                    refused_object: false,
                 },
                 Some("post.published"),
             ),
@@ -548,6 +605,7 @@ impl Worker {
                 class,
                 field,
                 retryable,
+                refused_object,
             } => (
                 Settlement {
                     state: "failed",
@@ -562,6 +620,7 @@ impl Worker {
                     outcome: "failed",
                     detail: error,
                     counts: true,
+                    refused_object: *refused_object,
                 },
                 Some("post.failed"),
             ),
@@ -579,6 +638,7 @@ impl Worker {
                     outcome: "unconfirmed",
                     detail,
                     counts: true,
+                    refused_object: false,
                 },
                 Some("post.unconfirmed"),
             ),
@@ -605,6 +665,7 @@ impl Worker {
                     },
                     detail: why,
                     counts: *counts,
+                    refused_object: false,
                 },
                 None,
             ),
@@ -639,12 +700,14 @@ impl Worker {
     }
 }
 
+/// A failure that leaves whatever the platform holds as it is (a retry resumes it).
 fn failed(error: String, class: &'static str, field: Option<String>, retryable: bool) -> Verdict {
     Verdict::Failed {
         error,
         class,
         field,
         retryable,
+        refused_object: false,
     }
 }
 

@@ -401,28 +401,7 @@ async fn revoked_grants_and_known_limits(shape: Shape) {
     let creator = &studio.creator;
 
     // The user revoked Smez at TikTok: the publish fails with what to do, once.
-    let tiktok_token = studio
-        .p
-        .sim
-        .core
-        .records
-        .snapshot()
-        .issued
-        .into_iter()
-        .filter(|i| i.platform == "tiktok" && i.kind == "refresh_token")
-        .map(|i| i.value)
-        .next_back()
-        .unwrap();
-    crate::process::http()
-        .post(format!("{}/v2/oauth/revoke/", studio.p.sim.base_url("tiktok")))
-        .form(&[
-            ("client_key", smez_platform_sim::CLIENT_ID),
-            ("client_secret", smez_platform_sim::CLIENT_SECRET),
-            ("token", tiktok_token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    revoke(&studio, "tiktok", "/v2/oauth/revoke/").await;
     let revoked = post(creator, "/v1/posts", &json!({"targets": [studio.target("tiktok")]}))
         .await
         .expect(201);
@@ -581,7 +560,60 @@ async fn faults_never_post_twice(shape: Shape) {
     );
     assert_eq!(studio.calls("POST", INSTAGRAM_PUBLISH), 1);
     assert_eq!(studio.accepted().get("instagram"), Some(&1));
+
+    // TikTok holds the video when the user withdraws Smez: it may still go
+    // live, so the target is unconfirmed with what to check, never retried.
+    let held = studio.publish_now("tiktok").await;
+    studio
+        .wait(&held, "uploaded", |p| target_on(p, "tiktok")["state"] == "processing")
+        .await;
+    revoke(&studio, "tiktok", "/v2/oauth/revoke/").await;
+    let target = studio.wait_final(&held, "tiktok").await;
+    assert_eq!(target["state"], "unconfirmed", "{target:#}");
+    assert!(
+        target["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("check the account"),
+        "{target:#}"
+    );
+    let target_id = target["id"].as_str().unwrap();
+    post(
+        &studio.creator,
+        &format!("/v1/posts/{held}/targets/{target_id}/retry"),
+        &json!({}),
+    )
+    .await
+    .expect(409);
+    assert_eq!(studio.calls("POST", "/tiktok/v2/post/publish/video/init/"), 2);
     studio.p.stop().await;
+}
+
+/// The user withdraws Smez at `platform` (its revoke endpoint, at `path`), as from the platform's settings.
+async fn revoke(studio: &Studio, platform: &str, path: &str) {
+    let token = studio
+        .p
+        .sim
+        .core
+        .records
+        .snapshot()
+        .issued
+        .into_iter()
+        .filter(|i| i.platform == platform && i.kind == "refresh_token")
+        .map(|i| i.value)
+        .next_back()
+        .unwrap();
+    crate::process::http()
+        .post(format!("{}{path}", studio.p.sim.base_url(platform)))
+        .form(&[
+            ("client_key", smez_platform_sim::CLIENT_ID),
+            ("client_id", smez_platform_sim::CLIENT_ID),
+            ("client_secret", smez_platform_sim::CLIENT_SECRET),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The process dies after the platform published and before Smez heard:
