@@ -22,8 +22,14 @@ use crate::state::Gateway;
 /// A post request is small; this is far above a real one.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
-fn post_json(document: PostDocument) -> Result<Value, Error> {
-    serde_json::from_str(&document.json).map_err(Error::internal)
+/// A post as the publisher wrote it (JSON text).
+fn parsed(json: &str) -> Result<Value, Error> {
+    serde_json::from_str(json).map_err(Error::internal)
+}
+
+/// The publisher's answer about one post, as its JSON.
+fn post_json(reply: Result<tonic::Response<PostDocument>, tonic::Status>) -> Result<Value, Error> {
+    parsed(&reply.map_err(upstream)?.into_inner().json)
 }
 
 /// Schedule a post (owners, admins, editors: `posts.publish`). The body:
@@ -51,14 +57,13 @@ pub(crate) async fn create(
         .authorize_active(&user, &client, &headers, Permission::PostsPublish)
         .await?;
     let json = json_text(body, MAX_REQUEST_BYTES, "a post request").await?;
-    let post = gateway
-        .publisher
-        .clone()
-        .create_post(for_member(PostDocument { json }, &member))
-        .await
-        .map_err(upstream)?
-        .into_inner();
-    let post = post_json(post)?;
+    let post = post_json(
+        gateway
+            .publisher
+            .clone()
+            .create_post(for_member(PostDocument { json }, &member))
+            .await,
+    )?;
     let id = post["id"].as_str().unwrap_or_default();
     let location = HeaderValue::from_str(&format!("/v1/posts/{id}")).map_err(Error::internal)?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(post)).into_response())
@@ -80,14 +85,13 @@ pub(crate) async fn get(
     let member = gateway
         .authorize_active(&user, &client, &headers, Permission::ContentRead)
         .await?;
-    let post = gateway
-        .publisher
-        .clone()
-        .get_post(for_member(PostRef { post_id: id }, &member))
-        .await
-        .map_err(upstream)?
-        .into_inner();
-    Ok(Json(post_json(post)?))
+    Ok(Json(post_json(
+        gateway
+            .publisher
+            .clone()
+            .get_post(for_member(PostRef { post_id: id }, &member))
+            .await,
+    )?))
 }
 
 /// Reschedule (`publish_at`, or `local_time` with `time_zone`) and/or
@@ -110,14 +114,13 @@ pub(crate) async fn update(
         .authorize_active(&user, &client, &headers, Permission::PostsPublish)
         .await?;
     let json = json_text(body, MAX_REQUEST_BYTES, "a post update").await?;
-    let post = gateway
-        .publisher
-        .clone()
-        .update_post(for_member(UpdatePostRequest { post_id: id, json }, &member))
-        .await
-        .map_err(upstream)?
-        .into_inner();
-    Ok(Json(post_json(post)?))
+    Ok(Json(post_json(
+        gateway
+            .publisher
+            .clone()
+            .update_post(for_member(UpdatePostRequest { post_id: id, json }, &member))
+            .await,
+    )?))
 }
 
 /// Cancel every target that has not started publishing (**409** when none is left to cancel).
@@ -134,14 +137,13 @@ pub(crate) async fn cancel(
     let member = gateway
         .authorize_active(&user, &client, &headers, Permission::PostsPublish)
         .await?;
-    let post = gateway
-        .publisher
-        .clone()
-        .cancel_post(for_member(PostRef { post_id: id }, &member))
-        .await
-        .map_err(upstream)?
-        .into_inner();
-    Ok(Json(post_json(post)?))
+    Ok(Json(post_json(
+        gateway
+            .publisher
+            .clone()
+            .cancel_post(for_member(PostRef { post_id: id }, &member))
+            .await,
+    )?))
 }
 
 /// Retry a failed target whose error says a retry can help (after a
@@ -160,14 +162,13 @@ pub(crate) async fn retry(
     let member = gateway
         .authorize_active(&user, &client, &headers, Permission::PostsPublish)
         .await?;
-    let post = gateway
-        .publisher
-        .clone()
-        .retry_target(for_member(TargetRef { post_id: id, target_id }, &member))
-        .await
-        .map_err(upstream)?
-        .into_inner();
-    Ok(Json(post_json(post)?))
+    Ok(Json(post_json(
+        gateway
+            .publisher
+            .clone()
+            .retry_target(for_member(TargetRef { post_id: id, target_id }, &member))
+            .await,
+    )?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -232,11 +233,7 @@ pub(crate) async fn list(
         .await
         .map_err(upstream)?
         .into_inner();
-    let posts = listed
-        .posts
-        .iter()
-        .map(|json| serde_json::from_str(json).map_err(Error::internal))
-        .collect::<Result<_, _>>()?;
+    let posts = listed.posts.iter().map(|json| parsed(json)).collect::<Result<_, _>>()?;
     Ok(Json(PostPage {
         posts,
         next_cursor: (!listed.next_cursor.is_empty()).then_some(listed.next_cursor),

@@ -142,6 +142,28 @@ pub struct Settlement<'a> {
     pub refused_object: bool,
 }
 
+impl<'a> Settlement<'a> {
+    /// An attempt that ended in `state` with this history entry: no error,
+    /// no platform post, counted, progress kept. Callers fill in the rest.
+    pub fn ended(state: &'a str, outcome: &'a str, detail: &'a str) -> Self {
+        Self {
+            state,
+            dispatch_at_ms: None,
+            error: "",
+            error_class: None,
+            error_field: None,
+            retryable: false,
+            platform_post_id: None,
+            public_url: None,
+            published_at_ms: None,
+            outcome,
+            detail,
+            counts: true,
+            refused_object: false,
+        }
+    }
+}
+
 /// A page of posts' filters.
 pub struct PostFilter<'a> {
     pub platform: Option<&'a str>,
@@ -809,20 +831,13 @@ mod tests {
     }
 
     fn failure(refused_object: bool) -> Settlement<'static> {
+        let why = "reconnect the account, then retry";
         Settlement {
-            state: "failed",
-            dispatch_at_ms: None,
-            error: "reconnect the account, then retry",
+            error: why,
             error_class: Some("auth_revoked"),
-            error_field: None,
             retryable: true,
-            platform_post_id: None,
-            public_url: None,
-            published_at_ms: None,
-            outcome: "failed",
-            detail: "reconnect the account, then retry",
-            counts: true,
             refused_object,
+            ..Settlement::ended("failed", "failed", why)
         }
     }
 

@@ -17,47 +17,52 @@ use smez_store::sea_orm::DbErr;
 
 use crate::posts::repo::PostRepo;
 
+/// How a platform's window runs.
+enum Span {
+    /// The last `ms`: a slot frees when the oldest call in it leaves.
+    Rolling { ms: i64 },
+    /// The current day, up to `reset_ms`, when every slot frees at once.
+    UntilReset { reset_ms: i64 },
+}
+
 /// A window a platform counts publishes in.
 struct Window {
     /// Calls allowed in it.
     allowed: u32,
-    /// Start of the window as of now (rolling), or of the current fixed period.
-    since_ms: i64,
-    /// Rolling windows free a slot when the oldest call leaves them; fixed
-    /// ones all at once at this instant.
-    fixed_reset_ms: Option<i64>,
-    rolling_ms: i64,
+    span: Span,
     /// The whole platform (a project-wide bucket), not one account.
     platform_wide: bool,
 }
 
+impl Window {
+    /// Where the window starts, as of `now_ms`.
+    fn since_ms(&self, now_ms: i64) -> i64 {
+        match self.span {
+            Span::Rolling { ms } => now_ms - ms,
+            Span::UntilReset { reset_ms } => reset_ms - 24 * 3600 * 1000,
+        }
+    }
+}
+
 fn window(platform: Platform, settings: &PublishingSettings, now: DateTime<Utc>) -> Window {
-    let now_ms = now.timestamp_millis();
     match platform {
         Platform::Instagram => Window {
             allowed: settings.instagram_posts_per_24h,
-            since_ms: now_ms - 24 * 3600 * 1000,
-            fixed_reset_ms: None,
-            rolling_ms: 24 * 3600 * 1000,
+            span: Span::Rolling { ms: 24 * 3600 * 1000 },
             platform_wide: false,
         },
         Platform::TikTok => Window {
             allowed: settings.tiktok_inits_per_minute,
-            since_ms: now_ms - 60 * 1000,
-            fixed_reset_ms: None,
-            rolling_ms: 60 * 1000,
+            span: Span::Rolling { ms: 60 * 1000 },
             platform_wide: false,
         },
-        Platform::YouTube => {
-            let reset = smez_platforms::youtube::next_quota_reset(now);
-            Window {
-                allowed: settings.youtube_uploads_per_day,
-                since_ms: (reset - chrono::Duration::days(1)).timestamp_millis(),
-                fixed_reset_ms: Some(reset.timestamp_millis()),
-                rolling_ms: 0,
-                platform_wide: true,
-            }
-        }
+        Platform::YouTube => Window {
+            allowed: settings.youtube_uploads_per_day,
+            span: Span::UntilReset {
+                reset_ms: smez_platforms::youtube::next_quota_reset(now).timestamp_millis(),
+            },
+            platform_wide: true,
+        },
     }
 }
 
@@ -80,16 +85,16 @@ pub async fn wait_until(
             workspace_id,
             platform.as_str(),
             (!window.platform_wide).then_some(connection_id),
-            window.since_ms,
+            window.since_ms(now.timestamp_millis()),
         )
         .await?;
     if calls.len() < window.allowed as usize {
         return Ok(None);
     }
-    let until = match window.fixed_reset_ms {
-        Some(reset) => reset,
+    let until = match window.span {
+        Span::UntilReset { reset_ms } => reset_ms,
         // The slot frees when the call `allowed` places back leaves the window.
-        None => calls[calls.len() - window.allowed as usize] + window.rolling_ms,
+        Span::Rolling { ms } => calls[calls.len() - window.allowed as usize] + ms,
     };
     let why = format!(
         "{platform}'s limit of {} publishes {} is reached; waiting for the window",

@@ -316,7 +316,13 @@ impl Worker {
         adapter: &dyn PlatformAdapter,
         token: &mut UsableAccessToken,
     ) -> Result<PublishHandle, Verdict> {
-        let progress: PublishProgress = serde_json::from_str(&target.progress).unwrap_or_default();
+        // Unreadable progress must not pass for "nothing done": starting over
+        // could post a second time.
+        let progress: PublishProgress = serde_json::from_str(&target.progress).map_err(|e| {
+            Verdict::Unconfirmed(format!(
+                "the publish's recorded progress cannot be read ({e}): the platform may hold it; check the account"
+            ))
+        })?;
         // A publish already begun at the platform is resumed whatever the
         // limits say: it was counted when it began.
         if progress == PublishProgress::default() {
@@ -584,19 +590,10 @@ impl Worker {
             Verdict::LeaseLost => return Ok(()),
             Verdict::Published { post_id, url } => (
                 Settlement {
-                    state: "published",
-                    dispatch_at_ms: None,
-                    error: "",
-                    error_class: None,
-                    error_field: None,
-                    retryable: false,
                     platform_post_id: Some(post_id),
                     public_url: url.as_deref(),
                     published_at_ms: Some(now),
-                    outcome: "published",
-                    detail: url.as_deref().unwrap_or(post_id),
-                    counts: true,
-                    refused_object: false,
+                    ..Settlement::ended("published", "published", url.as_deref().unwrap_or(post_id))
                 },
                 Some("post.published"),
             ),
@@ -608,37 +605,20 @@ impl Worker {
                 refused_object,
             } => (
                 Settlement {
-                    state: "failed",
-                    dispatch_at_ms: None,
                     error,
                     error_class: Some(class),
                     error_field: field.as_deref(),
                     retryable: *retryable,
-                    platform_post_id: None,
-                    public_url: None,
-                    published_at_ms: None,
-                    outcome: "failed",
-                    detail: error,
-                    counts: true,
                     refused_object: *refused_object,
+                    ..Settlement::ended("failed", "failed", error)
                 },
                 Some("post.failed"),
             ),
             Verdict::Unconfirmed(detail) => (
                 Settlement {
-                    state: "unconfirmed",
-                    dispatch_at_ms: None,
                     error: detail,
                     error_class: Some("unconfirmed"),
-                    error_field: None,
-                    retryable: false,
-                    platform_post_id: None,
-                    public_url: None,
-                    published_at_ms: None,
-                    outcome: "unconfirmed",
-                    detail,
-                    counts: true,
-                    refused_object: false,
+                    ..Settlement::ended("unconfirmed", "unconfirmed", detail)
                 },
                 Some("post.unconfirmed"),
             ),
@@ -647,28 +627,20 @@ impl Worker {
                 at_ms,
                 why,
                 counts,
-            } => (
-                Settlement {
-                    state,
+            } => {
+                let outcome = match (*state, *counts) {
+                    ("processing", _) => "processing",
+                    (_, true) => "retry",
+                    (_, false) => "waiting",
+                };
+                let settlement = Settlement {
                     dispatch_at_ms: Some(*at_ms),
                     error: if *state == "processing" { "" } else { why },
-                    error_class: None,
-                    error_field: None,
-                    retryable: false,
-                    platform_post_id: None,
-                    public_url: None,
-                    published_at_ms: None,
-                    outcome: match (*state, *counts) {
-                        ("processing", _) => "processing",
-                        (_, true) => "retry",
-                        (_, false) => "waiting",
-                    },
-                    detail: why,
                     counts: *counts,
-                    refused_object: false,
-                },
-                None,
-            ),
+                    ..Settlement::ended(state, outcome, why)
+                };
+                (settlement, None)
+            }
         };
         settled.state = settlement.state.to_owned();
         let event = event_type.map(|kind| {
